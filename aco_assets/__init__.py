@@ -1,0 +1,1 @@
+"""The ACO domain: the archive codec, the synthetic archive, the front end and the lineage stages."""

@@ -1,0 +1,44 @@
+"""The `aco` command line: one entry point, one sub-command per tool.
+
+Each tool lives beside the code it drives and exposes ``register(subparsers)``, which adds its
+sub-parser and sets ``func`` (called with the parsed arguments; returns an exit status).
+Modules are imported only when the command line is built, so ``aco --help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules that contribute sub-commands, in the order they are listed in `aco --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "aco_assets.hydrophone.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aco",
+        description="Tools for the ALOHA Cabled Observatory hydrophone archive.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

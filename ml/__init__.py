@@ -1,0 +1,1 @@
+"""The three-phase Neyman-Pearson anomaly detector (pure PyTorch / NumPy)."""

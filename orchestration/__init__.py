@@ -1,0 +1,1 @@
+"""Dagster definitions, resources, jobs and schedules for the ACO lineage."""
