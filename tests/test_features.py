@@ -1,0 +1,224 @@
+"""Tests of the spectrogram front end (aco_assets/features.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aco_assets.features import (
+    FrontEnd,
+    FrontEndConfig,
+    FrontEndConfigError,
+    FrontEndInputError,
+    band_label,
+)
+
+FS = 24000
+WINDOW = 5 * FS  # samples per analysis window
+
+
+@pytest.fixture(scope="module")
+def front_end() -> FrontEnd:
+    return FrontEnd()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20160215)
+
+
+def tone(f_hz: float, n: int, amplitude: float = 1000.0) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * f_hz * np.arange(n) / FS)
+
+
+def band_of(fe: FrontEnd, f_hz: float) -> int:
+    return int(np.searchsorted(fe.band_edges_hz, f_hz, side="right") - 1)
+
+
+def loudest_band(fe: FrontEnd, x: np.ndarray) -> int:
+    feats = fe.windows(x).features  # (N, 1, F, T)
+    return int(feats.mean(axis=(0, 1, 3)).argmax())
+
+
+def test_band_edges_are_increasing_and_cover_f_min_to_f_max(front_end):
+    edges = front_end.band_edges_hz
+    cfg = front_end.config
+    assert edges.shape == (cfg.n_bands + 1,)
+    assert np.all(np.diff(edges) > 0)
+    assert edges[0] == pytest.approx(cfg.f_min_hz)
+    assert edges[-1] == pytest.approx(cfg.f_max_hz)
+    centers = front_end.band_centers_hz
+    assert np.all((centers > edges[:-1]) & (centers < edges[1:]))
+
+
+def test_frame_offsets_tile_the_window(front_end):
+    cfg = front_end.config
+    offsets = front_end.frame_offsets_s
+    assert offsets.shape == (cfg.n_frames,)
+    assert offsets[0] == 0.0
+    np.testing.assert_allclose(np.diff(offsets), cfg.window_s / cfg.n_frames)
+    assert offsets[-1] + front_end.frame_s == pytest.approx(cfg.window_s)
+    assert front_end.feature_shape == (1, cfg.n_bands, cfg.n_frames)
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_windows"),
+    [
+        (7_200_000, 60),  # a full 5-minute file
+        (7_200_000 - 1000, 59),  # a truncated file: the partial last window is dropped
+        (3 * WINDOW + WINDOW // 2, 3),  # three and a half windows
+        (WINDOW - 1, 0),  # shorter than one window: nothing
+    ],
+)
+def test_window_count_and_offsets(front_end, rng, n_samples, n_windows):
+    out = front_end.windows(rng.standard_normal(n_samples) * 100)
+    assert out.n_windows == n_windows
+    assert out.features.shape == (n_windows, *front_end.feature_shape)
+    assert out.features.dtype == np.float32
+    np.testing.assert_allclose(out.offsets_s, np.arange(n_windows) * 5.0)
+    assert out.valid.shape == out.missing_share.shape == (n_windows,)
+    assert all(v.shape == (n_windows,) for v in out.levels.values())
+
+
+def test_blue_whale_tones_land_in_different_low_bands(front_end, rng):
+    noise = rng.standard_normal(4 * WINDOW) * 10
+    band_a = loudest_band(front_end, tone(16.5, 4 * WINDOW) + noise)
+    band_b = loudest_band(front_end, tone(18.5, 4 * WINDOW) + noise)
+    assert band_a != band_b
+    assert band_a == band_of(front_end, 16.5)
+    assert band_b == band_of(front_end, 18.5)
+    assert band_a < front_end.n_low_bands and band_b < front_end.n_low_bands
+
+
+@pytest.mark.parametrize("f_hz", [1000.0, 150.0, 4000.0])  # main path, low path, high end
+def test_a_tone_lands_in_the_band_holding_its_frequency(front_end, rng, f_hz):
+    x = tone(f_hz, 2 * WINDOW) + rng.standard_normal(2 * WINDOW) * 10
+    assert loudest_band(front_end, x) == band_of(front_end, f_hz)
+
+
+def test_offset_wander_does_not_leak_into_the_bands(front_end, rng):
+    n = 12 * WINDOW
+    noise = rng.standard_normal(n) * 3000
+    t = np.arange(n) / FS
+    wander = 8e4 * np.sin(2 * np.pi * 0.1 * t + 0.3) + 2e4 * np.sin(2 * np.pi * 0.37 * t)
+    base = front_end.windows(noise)
+    moved = front_end.windows(noise + wander)
+    for name in ("low_10_100", "mid_100_1000", "broadband_10_10000"):
+        assert np.max(np.abs(moved.levels[name] - base.levels[name])) < 1.0, name
+    # every band of every window, the first and last included
+    assert np.max(np.abs(moved.features - base.features)) < 1.0
+
+
+def test_missing_runs_give_missing_share_invalid_windows_and_finite_features(front_end, rng):
+    x = rng.standard_normal(4 * WINDOW) * 3000 + 5e4
+    x[WINDOW + 100 : WINDOW + 100 + 4096] = np.nan  # one lost record: 3.4 % of window 1
+    x[2 * WINDOW : 2 * WINDOW + WINDOW // 2] = np.nan  # half of window 2
+    x[-10:] = np.inf  # a corrupt tail in window 3
+    out = front_end.windows(x)
+    np.testing.assert_allclose(out.missing_share, [0.0, 4096 / WINDOW, 0.5, 10 / WINDOW])
+    np.testing.assert_array_equal(out.valid, [True, True, False, True])
+    assert np.isfinite(out.features).all()
+    assert all(np.isfinite(v).all() for v in out.levels.values())
+    # the gap is bridged, not zero-filled: no broadband splatter from the 5e4 step
+    assert out.levels["high_1000_10000"][1] < out.levels["high_1000_10000"][0] + 0.5
+
+
+def test_all_missing_and_silent_input_floor_at_floor_db(front_end):
+    out = front_end.windows(np.full(2 * WINDOW, np.nan))
+    assert np.isfinite(out.features).all()
+    assert not out.valid.any()
+    np.testing.assert_allclose(out.features, front_end.config.floor_db, atol=1e-4)
+
+
+def test_white_noise_gives_a_flat_per_hz_level(front_end, rng):
+    sigma = 3000.0
+    out = front_end.windows(rng.standard_normal(24 * WINDOW) * sigma)
+    expected_db = 10 * np.log10(2 * sigma**2 / FS)  # one-sided PSD, counts^2/Hz
+    power = 10 ** (out.features.astype(np.float64) / 10)
+    per_band_db = 10 * np.log10(power.mean(axis=(0, 1, 3)))  # (F,)
+    np.testing.assert_allclose(per_band_db, expected_db, atol=0.5)
+    # band levels are the mean square of the band-passed signal
+    expected_broadband = 10 * np.log10(sigma**2 * (10000 - 10) / (FS / 2))
+    np.testing.assert_allclose(out.levels["broadband_10_10000"], expected_broadband, atol=0.2)
+
+
+def test_integer_counts_are_accepted_like_floats(front_end, rng):
+    x = np.round(rng.standard_normal(WINDOW) * 3000).astype(np.int32)
+    np.testing.assert_allclose(
+        front_end.windows(x).features, front_end.windows(x.astype(np.float64)).features
+    )
+
+
+def test_results_do_not_depend_on_the_chunk_size(front_end, rng):
+    x = rng.standard_normal(5 * WINDOW) * 3000
+    a = front_end.windows(x, chunk_windows=1).features
+    b = front_end.windows(x, chunk_windows=8).features
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_config_round_trips_through_a_dict_and_json():
+    cfg = FrontEndConfig(n_bands=48, window_s=10.0, max_missing_share=0.2)
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert FrontEndConfig.from_dict(data) == cfg
+    assert FrontEndConfig.from_dict({}) == FrontEndConfig()
+
+
+def test_unknown_config_keys_are_rejected():
+    with pytest.raises(FrontEndConfigError, match="unknown FrontEndConfig keys.*'nbands'"):
+        FrontEndConfig.from_dict({"nbands": 12})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_bands": 400}, "holds no frequency bin"),  # bands narrower than 1 Hz bins
+        ({"f_max_hz": 20000.0}, "f_max_hz"),  # above Nyquist
+        ({"window_s": 5.00001}, "whole number of samples"),
+        ({"low_split_hz": 240.0}, "low_split_hz"),  # beyond the low path's passband
+    ],
+)
+def test_impossible_configs_raise_a_clear_error(kwargs, message):
+    with pytest.raises(FrontEndConfigError, match=message):
+        FrontEnd(FrontEndConfig(**kwargs))
+
+
+def test_other_configs_give_their_own_shapes(rng):
+    fe = FrontEnd(FrontEndConfig(n_bands=40, n_frames=16, window_s=2.0, low_split_hz=100.0))
+    out = fe.windows(rng.standard_normal(3 * 2 * FS))
+    assert out.features.shape == (3, 1, 40, 16)
+    assert np.isfinite(out.features).all()
+
+
+def test_non_1d_samples_are_rejected(front_end):
+    with pytest.raises(FrontEndInputError, match=r"1-D real array, got shape \(2, 5\)"):
+        front_end.windows(np.zeros((2, 5)))
+
+
+def test_dominant_band_is_where_the_excess_is(front_end, rng):
+    background = rng.standard_normal(2 * WINDOW) * 300
+    ref = np.median(front_end.windows(background).features, axis=0)  # (1, F, T)
+    feats = front_end.windows(background + tone(1000.0, 2 * WINDOW, 3000.0)).features
+    bands = front_end.dominant_bands(feats - ref)
+    assert bands.shape == (2, 2)
+    assert np.all((bands[:, 0] <= 1000.0) & (1000.0 < bands[:, 1]))
+    assert front_end.level_band_of(*bands[0]) == "mid_100_1000"
+    with pytest.raises(FrontEndInputError, match="deviation_db must have shape"):
+        front_end.dominant_bands(np.zeros((2, 3, 4)))
+
+
+def test_band_labels_read_well():
+    assert band_label(15.4, 17.15) == "15.4-17.1 Hz"
+    assert band_label(1122.0, 1250.0) == "1.12-1.25 kHz"
+
+
+def test_module_imports_no_orchestration_libraries():
+    code = (
+        "import sys, aco_assets.features; "
+        "print([m for m in ('dagster', 'mlflow', 'duckdb') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
