@@ -1,0 +1,59 @@
+"""The ACO hydrophone archive: the HYD24BBpk codec, the archive index and clips.
+
+Pure code (numpy, scipy, soundfile, matplotlib): never imports dagster, mlflow or duckdb.
+All datetimes are naive UTC. See docs FORMAT.md for the file format.
+"""
+
+from .codec import RawFile, decode_records, read_bytes, read_file
+from .errors import (
+    FAULT_ERRORS,
+    AcoFormatError,
+    BadHeaderError,
+    BadWidthError,
+    EmptyFileError,
+    Fault,
+    FileNameError,
+    NotHydFormatError,
+    PartialHeaderError,
+    TimeBackwardsError,
+    TimeJumpError,
+    TruncatedRecordError,
+)
+from .timing import (
+    FILE_DURATION_S,
+    FILES_PER_DAY,
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_RECORD,
+    archive_path_for,
+    file_name_for,
+    parse_file_name,
+)
+from .writer import minimal_bits, write_file
+
+__all__ = [
+    "FAULT_ERRORS",
+    "FILES_PER_DAY",
+    "FILE_DURATION_S",
+    "SAMPLES_PER_RECORD",
+    "SAMPLE_RATE_HZ",
+    "AcoFormatError",
+    "BadHeaderError",
+    "BadWidthError",
+    "EmptyFileError",
+    "Fault",
+    "FileNameError",
+    "NotHydFormatError",
+    "PartialHeaderError",
+    "RawFile",
+    "TimeBackwardsError",
+    "TimeJumpError",
+    "TruncatedRecordError",
+    "archive_path_for",
+    "decode_records",
+    "file_name_for",
+    "minimal_bits",
+    "parse_file_name",
+    "read_bytes",
+    "read_file",
+    "write_file",
+]

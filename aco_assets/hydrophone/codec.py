@@ -1,0 +1,258 @@
+"""Read and write HYD24BBpk files: the packed, variable-width sample codec.
+
+Payload (docs FORMAT.md): a little-endian, LSB-first bit stream of two's-complement fields of
+``bits`` bits; 4096 samples per record; ``bits`` may change from record to record.
+
+Decoding is vectorised per *run of consecutive records of equal width*: 16-bit runs are read as
+strided little-endian int16; 8- and 32-bit runs likewise; any other width is gathered with eight
+strided unaligned 32-bit (or, above 25 bits, 64-bit) loads per run, one for each sample position
+within an 8-sample block (8 samples of ``b`` bits fill exactly ``b`` bytes), then shifted and sign
+extended. No Python loop runs per sample.
+
+Dimension letters: R records, N samples per record (4096).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AcoFormatError, Fault, FileNameError, OnFault
+from .records import Layout, RecordTable, scan_buffer
+from .timing import (
+    HEADER_BYTES,
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_RECORD,
+    ns_to_datetime,
+    parse_file_name,
+)
+
+logger = logging.getLogger(__name__)
+
+_PAD = 8  # spare bytes after the file so the last unaligned 64-bit load stays in bounds
+
+
+@dataclass
+class RawFile:
+    """The decoded content of one HYD24BBpk file. All times are naive UTC.
+
+    Attributes
+    ----------
+    path : Path or None
+        The file read (None when decoded from bytes).
+    samples : np.ndarray, shape (n,), int32
+        Raw counts, ``n = 4096 * n_records`` (a truncated last record is zero-padded).
+    valid : np.ndarray, shape (n,), bool
+        False where a sample is missing (padded tail of a truncated record, bad-width record).
+    bits : np.ndarray, shape (R,), uint8
+        Sample width of each record, as its header states it.
+    record_times_utc : np.ndarray, shape (R,), datetime64[ns]
+        Time of each record's first sample (header time + 50 us lag - 511 samples).
+    start_utc : datetime or None
+        Time of sample 0 (the first record's time, to the microsecond); None without records.
+    nominal_start_utc : datetime or None
+        Start from the file name, or None if the name does not follow the archive rule.
+    sample_rate_hz : int
+        24000.
+    layout : {"A", "B"}
+        Header layout (A before December 2016, B from then).
+    faults : list of Fault
+        Every fault found (see :mod:`.errors`).
+    record_counters : np.ndarray, shape (R,), uint32
+        The record counter of each header.
+    """
+
+    path: Path | None
+    samples: np.ndarray
+    valid: np.ndarray
+    bits: np.ndarray
+    record_times_utc: np.ndarray
+    start_utc: datetime | None
+    nominal_start_utc: datetime | None
+    sample_rate_hz: int
+    layout: Layout
+    faults: list[Fault] = field(default_factory=list)
+    record_counters: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+
+    @property
+    def n_records(self) -> int:
+        """Number of records (including a truncated or bad-width one)."""
+        return int(self.bits.size)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.size)
+
+    @property
+    def duration_s(self) -> float:
+        """Duration covered by the records, seconds (``n_samples / sample_rate_hz``)."""
+        return self.samples.size / self.sample_rate_hz
+
+
+def _decode_run(buf: np.ndarray, off0: int, n_rec: int, b: int, out: np.ndarray) -> None:
+    """Decode ``n_rec`` consecutive records of width ``b`` starting at byte ``off0``.
+
+    ``out`` is a contiguous int32 array of shape (n_rec, 4096) that receives the samples.
+    """
+    reclen = HEADER_BYTES + 512 * b
+    base = off0 + HEADER_BYTES
+    if b in (8, 16, 32):
+        dt = np.dtype(f"<i{b // 8}")
+        out[...] = np.ndarray((n_rec, SAMPLES_PER_RECORD), dt, buf, base, (reclen, b // 8))
+        return
+    word = np.dtype("<u4") if b <= 25 else np.dtype("<u8")
+    wbits = 8 * word.itemsize
+    signed = np.dtype(f"<i{word.itemsize}")
+    out3 = out.reshape(n_rec, SAMPLES_PER_RECORD // 8, 8)  # (R, 512, 8)
+    tmp = np.empty((n_rec, SAMPLES_PER_RECORD // 8), word)  # (R, 512)
+    for k in range(8):
+        byte, shift = divmod(k * b, 8)
+        src = np.ndarray(tmp.shape, word, buf, base + byte, (reclen, b))
+        np.left_shift(src, wbits - b - shift, out=tmp)
+        np.right_shift(tmp.view(signed), wbits - b, out=out3[:, :, k], casting="unsafe")
+
+
+def decode_records(buf: np.ndarray, size: int, table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every record of ``table`` from ``buf``.
+
+    Parameters
+    ----------
+    buf : np.ndarray, shape (>= size + 8,), uint8
+        File bytes followed by at least 8 spare bytes.
+    size : int
+        Number of file bytes.
+    table : RecordTable
+        From :func:`.records.scan_buffer`.
+
+    Returns
+    -------
+    samples : np.ndarray, shape (4096 * R,), int32
+    valid : np.ndarray, shape (4096 * R,), bool
+    """
+    n_rec = table.n_records
+    samples = np.zeros((n_rec, SAMPLES_PER_RECORD), np.int32)  # (R, N)
+    valid = np.ones((n_rec, SAMPLES_PER_RECORD), bool)  # (R, N)
+    bits = table.bits.astype(np.int64)
+    full = table.n_decodable == SAMPLES_PER_RECORD
+    # a run breaks where the width changes, a record is not whole, or records are not adjacent
+    adjacent = np.diff(table.offsets) == HEADER_BYTES + 512 * bits[:-1]
+    breaks = np.flatnonzero((np.diff(bits) != 0) | ~adjacent | ~full[1:] | ~full[:-1]) + 1
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, n_rec], strict=True):
+        if hi <= lo:
+            continue
+        if full[lo]:
+            _decode_run(buf, int(table.offsets[lo]), hi - lo, int(bits[lo]), samples[lo:hi])
+            continue
+        for r in range(lo, hi):  # bad-width or truncated record: one at a time
+            got = int(table.n_decodable[r])
+            valid[r, got:] = False
+            if got:
+                b, start = int(bits[r]), int(table.offsets[r])
+                one = np.zeros(HEADER_BYTES + 512 * b + _PAD, np.uint8)
+                part = buf[start : min(size, start + HEADER_BYTES + 512 * b)]
+                one[: part.size] = part
+                _decode_run(one, 0, 1, b, samples[r : r + 1])
+                samples[r, got:] = 0
+    return samples.reshape(-1), valid.reshape(-1)
+
+
+def read_bytes(
+    data: bytes | bytearray | memoryview,
+    *,
+    name: str | None = None,
+    on_fault: OnFault = "warn",
+    time_tolerance_s: float = 1e-3,
+) -> RawFile:
+    """Decode a HYD24BBpk file held in memory (e.g. fetched from object storage).
+
+    Parameters and result as :func:`read_file`; ``name`` (the file name, if known) gives the
+    nominal start and names the source in fault messages.
+    """
+    size = len(memoryview(data).cast("B"))
+    buf = np.zeros(size + _PAD, np.uint8)
+    buf[:size] = np.frombuffer(data, np.uint8)
+    return _from_buffer(buf, size, None, name or "<bytes>", on_fault, time_tolerance_s)
+
+
+def read_file(
+    path: str | os.PathLike,
+    *,
+    on_fault: OnFault = "warn",
+    time_tolerance_s: float = 1e-3,
+) -> RawFile:
+    """Read and decode one HYD24BBpk file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file. Its name, if it follows ``YYYY-MM-DD--HH.MM.HYD24BBpk``, gives
+        ``nominal_start_utc``.
+    on_fault : {"raise", "warn", "skip"}
+        ``"raise"``: raise the first fault as its typed :class:`AcoFormatError` (message names the
+        file and record). ``"warn"``: record every fault in ``faults`` and log it as a warning.
+        ``"skip"``: record faults without logging. In both latter cases every decodable sample is
+        kept and missing ones are marked in ``valid``.
+    time_tolerance_s : float
+        Allowed deviation of consecutive record times from 4096 / 24000 s before a
+        ``time_jump`` / ``time_backwards`` fault.
+
+    Returns
+    -------
+    RawFile
+
+    Raises
+    ------
+    AcoFormatError
+        Under ``on_fault="raise"``, for any fault (see :mod:`.errors` for the kinds).
+    OSError
+        If the file cannot be read.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        buf = np.empty(size + _PAD, np.uint8)
+        got = f.readinto(memoryview(buf)[:size])
+    if got != size:
+        raise OSError(f"{path}: read {got} of {size} bytes")
+    buf[size:] = 0
+    return _from_buffer(buf, size, path, str(path), on_fault, time_tolerance_s)
+
+
+def _from_buffer(
+    buf: np.ndarray,
+    size: int,
+    path: Path | None,
+    source: str,
+    on_fault: OnFault,
+    time_tolerance_s: float,
+) -> RawFile:
+    table = scan_buffer(
+        buf, size, source=source, on_fault=on_fault, time_tolerance_s=time_tolerance_s
+    )
+    samples, valid = decode_records(buf, size, table)
+    try:
+        nominal = parse_file_name(Path(source).name)
+    except FileNameError:
+        nominal = None
+    start = ns_to_datetime(int(table.record_start_ns[0])) if table.n_records else None
+    return RawFile(
+        path=path,
+        samples=samples,
+        valid=valid,
+        bits=table.bits,
+        record_times_utc=table.record_start_ns.astype("datetime64[ns]"),
+        start_utc=start,
+        nominal_start_utc=nominal,
+        sample_rate_hz=SAMPLE_RATE_HZ,
+        layout=table.layout,
+        faults=table.faults,
+        record_counters=table.headers["counter"].astype(np.uint32),
+    )
+
+
+__all__ = ["AcoFormatError", "RawFile", "decode_records", "read_bytes", "read_file"]
