@@ -203,14 +203,18 @@ class FrontEnd:
         self._edges = edges
         self.n_low_bands = int(np.sum(edges[1:] <= cfg.low_split_hz))
         nl = self.n_low_bands
-        t_frame = self.window_samples / cfg.n_frames  # samples per T frame
-        t_centres = (np.arange(cfg.n_frames) + 0.5) * t_frame / fs  # (T,) s
+        self._init_main_path(cfg, edges[nl:])
+        self._init_low_path(cfg, edges[: nl + 1])
+        self._init_levels(cfg, edges)
 
-        # main path: Hann STFT frames, bins grouped into bands, frames grouped into T frames
+    def _init_main_path(self, cfg: FrontEndConfig, edges: np.ndarray) -> None:
+        """Hann STFT frames; bins grouped into the F_main bands, frames into the T frames."""
+        fs = cfg.sample_rate_hz
+        t_frame = self.window_samples / cfg.n_frames  # samples per T frame
         self._win = scipy.signal.get_window("hann", cfg.nfft).astype(np.float32)
         self._main_scale = 2.0 / (fs * float(np.sum(self._win.astype(np.float64) ** 2)))
         freqs = scipy.fft.rfftfreq(cfg.nfft, 1.0 / fs)
-        idx = _bin_starts(freqs, edges[nl:], "main path")
+        idx = _bin_starts(freqs, edges, "main path")
         self._main_bins = (int(idx[0]), int(idx[-1]))
         self._main_starts = idx[:-1] - idx[0]
         self._main_counts = np.diff(idx).astype(np.float64)  # (F_main,)
@@ -226,7 +230,10 @@ class FrontEnd:
             )
         self._frame_counts = counts.astype(np.float64)  # (T,)
 
-        # low path: 1 s frames at low_rate_hz, interpolated onto the T frame centres
+    def _init_low_path(self, cfg: FrontEndConfig, edges: np.ndarray) -> None:
+        """Triangle + resample_poly + high-pass; 1 s frames interpolated onto the T frames."""
+        fs = cfg.sample_rate_hz
+        t_centres = (np.arange(cfg.n_frames) + 0.5) * self.frame_s  # (T,) s
         self.low_rate_hz = fs / (cfg.low_block * cfg.low_down)
         self.window_low_samples = self.window_samples // (cfg.low_block * cfg.low_down)
         self._low_win = scipy.signal.get_window("hann", cfg.low_nfft).astype(np.float32)
@@ -236,9 +243,9 @@ class FrontEnd:
         eye = np.eye(n_low_frames)
         self._low_interp = np.stack([np.interp(t_centres, low_centres, e) for e in eye])  # (M, T)
         self._low_interp = self._low_interp.astype(np.float32)
-        if nl:
+        if self.n_low_bands:
             lfreqs = scipy.fft.rfftfreq(cfg.low_nfft, 1.0 / self.low_rate_hz)
-            lidx = _bin_starts(lfreqs, edges[: nl + 1], "low path")
+            lidx = _bin_starts(lfreqs, edges, "low path")
             self._low_bins = (int(lidx[0]), int(lidx[-1]))
             self._low_starts = lidx[:-1] - lidx[0]
             self._low_counts = np.diff(lidx).astype(np.float64)
@@ -250,7 +257,8 @@ class FrontEnd:
         self._tri_lo = tri[: cfg.low_block]
         self._tri_hi = np.append(tri[cfg.low_block :], np.float32(0.0))
 
-        # named level bands: overlap in Hz of each level band with each feature band
+    def _init_levels(self, cfg: FrontEndConfig, edges: np.ndarray) -> None:
+        """Overlap in Hz of each named level band with each feature band, (L, F)."""
         lo, hi = edges[:-1], edges[1:]
         self._level_names = [name for name, _, _ in cfg.level_bands]
         self._level_weights = (
@@ -461,10 +469,21 @@ def band_label(f_low_hz: float, f_high_hz: float) -> str:
 
 
 def _bridge_gaps(x: np.ndarray, missing: np.ndarray) -> None:
-    """Replace missing samples of x (n,) in place by linear interpolation of valid neighbours."""
-    good = np.flatnonzero(~missing)
-    bad = np.flatnonzero(missing)
-    if good.size == 0:
+    """Replace missing samples of x (n,) in place by a line between each run's valid neighbours.
+
+    Costs O(number of missing samples); a run at either end takes its one valid neighbour's
+    value, and an all-missing x becomes zeros.
+    """
+    bad = np.flatnonzero(missing)  # (B,)
+    if bad.size == x.size:
         x[:] = 0.0
         return
-    x[bad] = np.interp(bad, good, x[good]).astype(np.float32)
+    first = np.r_[True, np.diff(bad) != 1]  # (B,) True where a run starts
+    run = np.cumsum(first) - 1  # (B,) run index of each missing sample
+    left = bad[first] - 1  # (R,) last valid sample before each run, -1 at the file start
+    right = bad[np.r_[first[1:], True]] + 1  # (R,) first valid sample after, n at the end
+    left_ok, right_ok = left >= 0, right < x.size
+    x_left = np.where(left_ok, x[np.maximum(left, 0)], x[np.minimum(right, x.size - 1)])
+    x_right = np.where(right_ok, x[np.minimum(right, x.size - 1)], x_left)
+    frac = (bad - left[run]) / (right[run] - left[run])  # (B,) in (0, 1)
+    x[bad] = (x_left[run] + frac * (x_right[run] - x_left[run])).astype(np.float32)

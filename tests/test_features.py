@@ -222,3 +222,11 @@ def test_module_imports_no_orchestration_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_gaps_are_bridged_by_lines_between_their_valid_neighbours():
+    from aco_assets.features import _bridge_gaps
+
+    x = np.array([np.nan, 5.0, 1.0, np.nan, np.nan, np.nan, 9.0, 2.0, np.nan], np.float32)
+    _bridge_gaps(x, np.isnan(x))
+    np.testing.assert_allclose(x, [5.0, 5.0, 1.0, 3.0, 5.0, 7.0, 9.0, 2.0, 2.0])
