@@ -4,6 +4,8 @@ Pure code (numpy, scipy, soundfile, matplotlib): never imports dagster, mlflow o
 All datetimes are naive UTC. See docs FORMAT.md for the file format.
 """
 
+from .archive import Archive, ArchiveFile, DayCoverage
+from .clip import Clip, Spectrogram
 from .codec import RawFile, decode_records, read_bytes, read_file
 from .errors import (
     FAULT_ERRORS,
@@ -19,6 +21,7 @@ from .errors import (
     TimeJumpError,
     TruncatedRecordError,
 )
+from .summary import FileSummary, scan_file
 from .timing import (
     FILE_DURATION_S,
     FILES_PER_DAY,
@@ -37,14 +40,20 @@ __all__ = [
     "SAMPLES_PER_RECORD",
     "SAMPLE_RATE_HZ",
     "AcoFormatError",
+    "Archive",
+    "ArchiveFile",
     "BadHeaderError",
     "BadWidthError",
+    "Clip",
+    "DayCoverage",
     "EmptyFileError",
     "Fault",
     "FileNameError",
+    "FileSummary",
     "NotHydFormatError",
     "PartialHeaderError",
     "RawFile",
+    "Spectrogram",
     "TimeBackwardsError",
     "TimeJumpError",
     "TruncatedRecordError",
@@ -55,5 +64,6 @@ __all__ = [
     "parse_file_name",
     "read_bytes",
     "read_file",
+    "scan_file",
     "write_file",
 ]

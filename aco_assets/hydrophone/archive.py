@@ -1,0 +1,263 @@
+"""The archive index: files by time, coverage per day, and span loads into a :class:`Clip`.
+
+The archive is a tree ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` (docs FORMAT.md); each file
+nominally covers five minutes from the time in its name. All datetimes are naive UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from .clip import Clip
+from .codec import read_file
+from .errors import FileNameError, OnFault
+from .summary import FileSummary, scan_file
+from .timing import (
+    FILE_DURATION_S,
+    FILE_EXTENSION,
+    FILES_PER_DAY,
+    RECORD_PERIOD_S,
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_RECORD,
+    datetime_to_ns,
+    parse_file_name,
+)
+
+logger = logging.getLogger(__name__)
+
+FILE_SPAN = timedelta(seconds=FILE_DURATION_S)
+
+
+@dataclass(frozen=True, order=True)
+class ArchiveFile:
+    """One archive file: its nominal start (naive UTC, from its name) and its path."""
+
+    nominal_start_utc: datetime
+    path: Path
+
+    @property
+    def nominal_end_utc(self) -> datetime:
+        return self.nominal_start_utc + FILE_SPAN
+
+
+@dataclass
+class DayCoverage:
+    """Coverage of one UTC day.
+
+    Attributes
+    ----------
+    day : date
+    expected : int
+        288 five-minute files.
+    found : int
+        Files present for the day.
+    missing : int
+        Five-minute slots without a file.
+    faulty : int
+        Files with at least one fault (see :mod:`.errors`); 0 when headers were not checked.
+    missing_starts : list of datetime
+        Nominal starts of the missing slots.
+    faulty_files : list of FileSummary
+        The faulty files, with their faults.
+    """
+
+    day: date
+    expected: int
+    found: int
+    missing: int
+    faulty: int
+    missing_starts: list[datetime] = field(default_factory=list)
+    faulty_files: list[FileSummary] = field(default_factory=list)
+
+
+class Archive:
+    """An ACO archive on disk.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The directory holding the ``YYYY/MM/DD`` tree.
+
+    Notes
+    -----
+    The file index is built on first use and cached; call :meth:`refresh` after files change.
+    Files whose names do not follow the archive rule are ignored (logged at DEBUG level).
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self._index: list[ArchiveFile] | None = None
+
+    def __repr__(self) -> str:
+        return f"Archive({str(self.root)!r})"
+
+    def refresh(self) -> None:
+        """Forget the cached file index."""
+        self._index = None
+
+    def _all(self) -> list[ArchiveFile]:
+        if self._index is None:
+            found = []
+            for path in self.root.glob(
+                f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.{FILE_EXTENSION}"
+            ):
+                try:
+                    found.append(ArchiveFile(parse_file_name(path.name), path))
+                except FileNameError as e:
+                    logger.debug("ignoring %s: %s", path, e)
+            self._index = sorted(found)
+        return self._index
+
+    def files(
+        self, start_utc: datetime | None = None, end_utc: datetime | None = None
+    ) -> list[ArchiveFile]:
+        """Files whose nominal five minutes overlap ``[start_utc, end_utc)``, in time order."""
+        return [
+            f
+            for f in self._all()
+            if (start_utc is None or f.nominal_end_utc > start_utc)
+            and (end_utc is None or f.nominal_start_utc < end_utc)
+        ]
+
+    def days(self) -> list[date]:
+        """UTC days with at least one file, in order."""
+        return sorted({f.nominal_start_utc.date() for f in self._all()})
+
+    def coverage(self, day: date, *, check_headers: bool = True) -> DayCoverage:
+        """Coverage of one UTC day: expected, found, missing and faulty files.
+
+        Parameters
+        ----------
+        day : date
+        check_headers : bool
+            Walk every file's headers (:func:`.summary.scan_file`) to count faulty files; False
+            looks at names only.
+        """
+        t0 = datetime.combine(day, time())
+        files = self.files(t0, t0 + timedelta(days=1))
+        files = [f for f in files if f.nominal_start_utc.date() == day]
+        have = {f.nominal_start_utc for f in files}
+        slots = [t0 + i * FILE_SPAN for i in range(FILES_PER_DAY)]
+        missing = [t for t in slots if t not in have]
+        faulty = []
+        if check_headers:
+            faulty = [s for s in (scan_file(f.path) for f in files) if s.faults]
+        return DayCoverage(
+            day=day,
+            expected=FILES_PER_DAY,
+            found=len(files),
+            missing=len(missing),
+            faulty=len(faulty),
+            missing_starts=missing,
+            faulty_files=faulty,
+        )
+
+    def coverage_report(
+        self,
+        start_day: date | None = None,
+        end_day: date | None = None,
+        *,
+        check_headers: bool = True,
+    ) -> str:
+        """A readable table, one line per day in ``[start_day, end_day]`` (inclusive)."""
+        days = [
+            d
+            for d in self.days()
+            if (start_day is None or d >= start_day) and (end_day is None or d <= end_day)
+        ]
+        lines = [f"{'day':<10}  {'expected':>8}  {'found':>5}  {'missing':>7}  {'faulty':>6}"]
+        for d in days:
+            c = self.coverage(d, check_headers=check_headers)
+            lines.append(
+                f"{d.isoformat():<10}  {c.expected:>8}  {c.found:>5}  {c.missing:>7}  {c.faulty:>6}"
+            )
+        if not days:
+            lines.append(f"(no {FILE_EXTENSION} files under {self.root} in this range)")
+        return "\n".join(lines)
+
+    def load(
+        self,
+        start_utc: datetime,
+        duration: timedelta | float,
+        *,
+        on_fault: OnFault = "warn",
+        search_margin_s: float = 2.0,
+        snap_tolerance_s: float = 1e-3,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Clip:
+        """Load a span of the archive, across files, placing every record by its header time.
+
+        Parameters
+        ----------
+        start_utc : datetime
+            Start of the span, naive UTC.
+        duration : timedelta or float
+            Length of the span (float: seconds).
+        on_fault : {"raise", "warn", "skip"}
+            Passed to :func:`.codec.read_file`.
+        search_margin_s : float
+            Files whose nominal span comes this close to the requested span are read too (their
+            header times may run past the nominal five minutes).
+        snap_tolerance_s : float
+            A run of records that starts within this of where the previous run ended is joined
+            to it without a gap (clock jitter); farther, it is placed at its own time.
+        progress : callable(done, total) or None
+            Called after each file.
+
+        Returns
+        -------
+        Clip
+            ``round(duration * 24000)`` samples; NaN where no file, record or sample covers the
+            time (missing files, gaps, truncated records). ``clip.gaps`` lists those spans.
+        """
+        if not isinstance(duration, timedelta):
+            duration = timedelta(seconds=float(duration))
+        n = round(duration / timedelta(microseconds=1) * SAMPLE_RATE_HZ / 1e6)
+        out = np.full(n, np.nan)  # (n,)
+        margin = timedelta(seconds=search_margin_s)
+        files = self.files(start_utc - margin, start_utc + duration + margin)
+        t0_ns = datetime_to_ns(start_utc)
+        snap = round(snap_tolerance_s * SAMPLE_RATE_HZ)
+        prev_end: int | None = None
+        for i, f in enumerate(files):
+            raw = read_file(f.path, on_fault=on_fault)
+            for r0, r1 in _contiguous_runs(raw.record_times_utc.astype(np.int64), snap_tolerance_s):
+                t_ns = int(raw.record_times_utc[r0].astype(np.int64))
+                idx = round((t_ns - t0_ns) * SAMPLE_RATE_HZ / 1e9)
+                if prev_end is not None and abs(idx - prev_end) <= snap:
+                    idx = prev_end
+                seg = slice(r0 * SAMPLES_PER_RECORD, r1 * SAMPLES_PER_RECORD)
+                _place(out, idx, raw.samples[seg], raw.valid[seg])
+                prev_end = idx + (r1 - r0) * SAMPLES_PER_RECORD
+            if progress is not None:
+                progress(i + 1, len(files))
+        clip = Clip(out, start_utc=start_utc, sample_rate_hz=SAMPLE_RATE_HZ)
+        if clip.gaps:
+            logger.info("%s: %d gap(s) in %s + %s", self, len(clip.gaps), start_utc, duration)
+        return clip
+
+
+def _contiguous_runs(record_ns: np.ndarray, tolerance_s: float) -> list[tuple[int, int]]:
+    """Record index ranges [r0, r1) whose consecutive times are one record apart (within tol)."""
+    step = np.diff(record_ns) / 1e9
+    breaks = np.flatnonzero(np.abs(step - RECORD_PERIOD_S) > tolerance_s) + 1
+    edges = np.r_[0, breaks, record_ns.size]
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _place(out: np.ndarray, idx: int, samples: np.ndarray, valid: np.ndarray) -> None:
+    """Copy the valid ``samples`` into ``out`` from index ``idx`` on, clipped to ``out``."""
+    lo, hi = max(idx, 0), min(idx + samples.size, out.size)
+    if hi <= lo:
+        return
+    src = slice(lo - idx, hi - idx)
+    dst = out[lo:hi]
+    ok = valid[src]
+    dst[ok] = samples[src][ok]
