@@ -1,0 +1,170 @@
+"""Per-file work of the per-day stages, pure and picklable so a process pool can run it.
+
+One file in, plain rows and arrays out: :func:`inventory_file` for ``raw_files`` and
+:func:`file_windows` for ``spectrograms``. A file that cannot be read at all becomes a row
+saying so; it never stops the rest of the day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from aco_assets.features import FrontEnd, FrontEndConfig
+from aco_assets.hydrophone import AcoFormatError, RawFile, read_file
+from aco_assets.quality import find_quality_issues
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Level columns of the windows table <- names of FrontEnd level bands.
+LEVEL_COLUMNS = {
+    "level_broadband_db": "broadband_10_10000",
+    "level_low_db": "low_10_100",
+    "level_mid_db": "mid_100_1000",
+    "level_high_db": "high_1000_10000",
+}
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[us]").item()
+    return value
+
+
+def _faults_json(raw: RawFile) -> str:
+    return json.dumps(
+        [{"kind": f.kind, "record": f.record, "message": f.message} for f in raw.faults]
+    )
+
+
+def _widths(bits: np.ndarray) -> str:
+    values, counts = np.unique(np.asarray(bits), return_counts=True)
+    return " ".join(f"{v}:{c}" for v, c in zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def inventory_file(path: Path, root: Path) -> dict[str, Any]:
+    """One ``raw_files`` row for ``path`` (relative to ``root``), whatever state the file is in."""
+    rel = path.relative_to(root).as_posix()
+    try:
+        raw = read_file(path, on_fault="warn")
+    except (AcoFormatError, OSError) as e:
+        logger.warning("%s: unreadable: %s", rel, e)
+        return {
+            "path": rel, "header_start": None, "duration_s": 0.0, "n_records": 0,
+            "n_samples": 0, "n_missing_samples": 0, "widths": "", "n_faults": 1,
+            "faults": json.dumps([{"kind": type(e).__name__, "record": None, "message": str(e)}]),
+            "status": "unreadable",
+        }
+    n_missing = int(np.count_nonzero(~raw.valid))
+    status = "ok" if not raw.faults else ("unreadable" if raw.samples.size == 0 else "faulty")
+    return {
+        "path": rel,
+        "header_start": _utc(raw.start_utc),
+        "duration_s": float(raw.samples.size / raw.sample_rate_hz),
+        "n_records": int(raw.n_records),
+        "n_samples": int(raw.samples.size),
+        "n_missing_samples": n_missing,
+        "widths": _widths(raw.bits),
+        "n_faults": len(raw.faults),
+        "faults": _faults_json(raw),
+        "status": status,
+    }
+
+
+@dataclass
+class FileWindows:
+    """The analysis windows of one file: features plus one table row per window."""
+
+    file: str
+    features: np.ndarray  # (N, 1, F, T) float32
+    rows: dict[str, list] = field(default_factory=dict)  # windows-table columns, N each
+    issues: list[dict[str, Any]] = field(default_factory=list)  # quality_issues rows
+    error: str | None = None
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.features.shape[0])
+
+
+def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
+    """Decode ``path`` and cut it into scored windows; gaps stay as missing samples (NaN)."""
+    front_end = FrontEnd(config)
+    rel = path.relative_to(root).as_posix()
+    empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
+    try:
+        raw = read_file(path, on_fault="warn")
+    except (AcoFormatError, OSError) as e:
+        return FileWindows(file=rel, features=empty, error=f"{type(e).__name__}: {e}")
+    samples = raw.samples.astype(np.float64)
+    samples[~raw.valid] = np.nan
+    out = front_end.windows(samples)
+    start = np.datetime64(_utc(raw.start_utc), "us")
+    offsets_us = np.round(out.offsets_s * 1e6).astype("timedelta64[us]")
+    window_us = np.timedelta64(int(round(config.window_s * 1e6)), "us")
+    rows: dict[str, list] = {
+        "file": [rel] * out.n_windows,
+        "offset_s": out.offsets_s.astype(float).tolist(),
+        "window_start": (start + offsets_us).tolist(),
+        "window_end": (start + offsets_us + window_us).tolist(),
+        "valid": out.valid.astype(bool).tolist(),
+        "missing_share": out.missing_share.astype(float).tolist(),
+    }
+    for column, band in LEVEL_COLUMNS.items():
+        rows[column] = np.asarray(out.levels[band], dtype=float).tolist()
+    issues = [
+        {"file": rel, "kind": i.kind, "start_utc": _utc(i.start_utc), "end_utc": _utc(i.end_utc),
+         "detail": i.detail}
+        for i in find_quality_issues(
+            raw.samples, raw.valid, start_utc=_utc(raw.start_utc),
+            sample_rate_hz=raw.sample_rate_hz, bits=raw.bits, record_times_utc=raw.record_times_utc,
+        )
+    ]
+    issues += [
+        {"file": rel, "kind": f.kind, "start_utc": None, "end_utc": None,
+         "detail": f"record {f.record}: {f.message}"}
+        for f in raw.faults
+    ]
+    return FileWindows(file=rel, features=out.features, rows=rows, issues=issues)
+
+
+def map_files(
+    fn: Callable[..., R],
+    items: Sequence[T],
+    *args: Any,
+    workers: int = 1,
+    on_done: Callable[[int, int], None] | None = None,
+) -> Iterator[R]:
+    """``fn(item, *args)`` for every item, in order, on ``workers`` processes.
+
+    Processes are spawned (not forked: the caller may hold threads, e.g. torch's), once per
+    call, so a whole day or backfill range pays the start-up once. ``on_done(i, n)`` reports
+    progress.
+    """
+    n = len(items)
+    if workers <= 1 or n <= 1:
+        for i, item in enumerate(items):
+            yield fn(item, *args)
+            if on_done:
+                on_done(i + 1, n)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=context) as pool:
+        futures = [pool.submit(fn, item, *args) for item in items]
+        for i, future in enumerate(futures):
+            yield future.result()
+            if on_done:
+                on_done(i + 1, n)

@@ -1,0 +1,33 @@
+"""The one ``Definitions`` of the ACO code location (``workspace.yaml`` points here)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aco_assets import anomaly_scores, detections, detector, raw_files, spectrograms, typical_windows
+from orchestration.jobs import (
+    daily_job,
+    detect_job,
+    ingest_job,
+    nightly_schedule,
+    retrain_job,
+    retrain_schedule,
+)
+from aco_assets.resources import MlflowResource, StorageResource
+
+_storage = StorageResource()
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules(
+        [raw_files, spectrograms, typical_windows, detector, anomaly_scores, detections]
+    ),
+    asset_checks=dg.load_asset_checks_from_modules(
+        [raw_files, spectrograms, typical_windows, detector, anomaly_scores, detections]
+    ),
+    jobs=[ingest_job, retrain_job, detect_job, daily_job],
+    schedules=[nightly_schedule, retrain_schedule],
+    resources={
+        "storage": _storage,
+        "mlflow_resource": MlflowResource(storage=_storage),
+    },
+)
