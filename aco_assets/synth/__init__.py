@@ -1,0 +1,59 @@
+"""Synthetic ACO archive with ground truth: the embedded default dataset and the yardstick.
+
+Pure code (numpy, scipy, pyarrow): never imports dagster, mlflow or duckdb.
+
+>>> from aco_assets.synth import write_archive, read_catalog
+>>> summary = write_archive("data/archive", preset="test", seed=0)  # doctest: +SKIP
+>>> read_catalog(summary.root).to_pylist()[0]["label"]  # doctest: +SKIP
+"""
+
+from aco_assets.synth.archive import (
+    PRESETS,
+    SYNTH_VERSION,
+    ArchivePreset,
+    ArchiveSummary,
+    SynthError,
+    synthesize_file,
+    write_archive,
+)
+from aco_assets.synth.catalog import (
+    CATALOG_NAME,
+    CATALOG_SCHEMA,
+    FAULT_CLASSES,
+    MANIFEST_NAME,
+    CatalogError,
+    read_catalog,
+    read_manifest,
+)
+from aco_assets.synth.events import SOURCES, EventSound
+from aco_assets.synth.render import PlacedEvent, band_power, render_file
+from aco_assets.synth.schedule import EVENT_CLASSES, RULES, PlannedEvent, plan_events
+from aco_assets.synth.soundscape import BackgroundParams, background
+
+__all__ = [
+    "CATALOG_NAME",
+    "CATALOG_SCHEMA",
+    "EVENT_CLASSES",
+    "FAULT_CLASSES",
+    "MANIFEST_NAME",
+    "PRESETS",
+    "RULES",
+    "SOURCES",
+    "SYNTH_VERSION",
+    "ArchivePreset",
+    "ArchiveSummary",
+    "BackgroundParams",
+    "CatalogError",
+    "EventSound",
+    "PlacedEvent",
+    "PlannedEvent",
+    "SynthError",
+    "background",
+    "band_power",
+    "plan_events",
+    "read_catalog",
+    "read_manifest",
+    "render_file",
+    "synthesize_file",
+    "write_archive",
+]

@@ -1,0 +1,382 @@
+"""Write a synthetic ACO archive: files in the real format and tree, plus the ground truth.
+
+Every file gets its own random stream, seeded by (seed, nominal start), so a file's bytes depend
+only on the seed and its time (and the preset's ``rate_scale``); same seed, same bytes.
+Faults are injected after writing: a missing file (not written), a truncated file (bytes cut inside
+a record) and a corrupt width (byte 35 of one record header set to 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from aco_assets.hydrophone import (
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_RECORD,
+    archive_path_for,
+    minimal_bits,
+    write_file,
+)
+from aco_assets.synth.catalog import FAULT_CLASSES, write_catalog, write_manifest
+from aco_assets.synth.render import PlacedEvent, render_file
+from aco_assets.synth.schedule import file_starts
+
+logger = logging.getLogger(__name__)
+
+SYNTH_VERSION = "1"
+PresetName = Literal["test", "demo", "full"]
+LAYOUT_B_FROM = dt.datetime(2016, 12, 1)
+_HEADER_BYTES = 36
+_COUNTER_EPOCH = dt.datetime(2015, 1, 1)
+
+
+class SynthError(ValueError):
+    """Invalid generator parameters (unknown preset, bad day count, ...)."""
+
+
+@dataclass(frozen=True)
+class ArchivePreset:
+    """A named archive shape.
+
+    Attributes
+    ----------
+    blocks : tuple of (date, int)
+        Runs of consecutive days: (first day, number of days).
+    files_per_day : int
+        Files written per day (288 = every 5-minute slot).
+    faults : bool
+        Whether faults are injected by default.
+    rate_scale : float
+        Multiplier of every event rate (the small ``test`` archive raises it).
+    """
+
+    blocks: tuple[tuple[dt.date, int], ...]
+    files_per_day: int
+    faults: bool
+    rate_scale: float = 1.0
+
+
+PRESETS: dict[str, ArchivePreset] = {
+    # Two days across the layout change (A on 30 Nov 2016, B on 1 Dec), blue whale and humpback
+    # season, rates raised so that several classes appear in six files.
+    "test": ArchivePreset(
+        ((dt.date(2016, 11, 30), 2),), files_per_day=3, faults=False, rate_scale=10.0
+    ),
+    # Five seasons of three days, eight files a day (two in the HST evening): 120 files.
+    "demo": ArchivePreset(
+        (
+            (dt.date(2016, 2, 14), 3),  # humpback, blue whale and minke season (layout A)
+            (dt.date(2016, 7, 19), 3),  # low-traffic summer, no whales
+            (dt.date(2016, 11, 29), 3),  # blue whale season, crossing into layout B
+            (dt.date(2017, 3, 14), 3),  # humpback peak
+            (dt.date(2017, 8, 15), 3),  # low-traffic summer
+        ),
+        files_per_day=8,
+        faults=True,
+    ),
+    "full": ArchivePreset(((dt.date(2017, 3, 1), 1),), files_per_day=288, faults=False),
+}
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    """What :func:`write_archive` wrote.
+
+    Attributes
+    ----------
+    root, catalog_path, manifest_path : Path
+        Archive root, its ``catalog.parquet`` and ``archive.json``.
+    n_files : int
+        Files present on disk (a missing-file fault is not counted).
+    n_events, n_faults : int
+        Catalog rows of each kind.
+    days : tuple of date
+        Every day the archive covers.
+    """
+
+    root: Path
+    catalog_path: Path
+    manifest_path: Path
+    n_files: int
+    n_events: int
+    n_faults: int
+    days: tuple[dt.date, ...]
+
+
+def _days(preset: ArchivePreset, start: dt.date | None, days: int | None) -> list[dt.date]:
+    if days is not None and days < 1:
+        raise SynthError(f"days={days} must be at least 1")
+    if start is None and days is None:
+        blocks = preset.blocks
+    else:
+        first, n_default = preset.blocks[0]
+        blocks = ((start or first, days or n_default),)
+    return sorted({d + dt.timedelta(days=i) for d, n in blocks for i in range(n)})
+
+
+def _file_rng(seed: int, nominal: dt.datetime) -> np.random.Generator:
+    minutes = int((nominal - dt.datetime(1970, 1, 1)).total_seconds() // 60)
+    return np.random.default_rng(np.random.SeedSequence([seed, minutes]))
+
+
+def _rows(rel: str, start_utc: dt.datetime, events: list[PlacedEvent]) -> list[dict]:
+    def at(sample: int) -> dt.datetime:
+        return start_utc + dt.timedelta(microseconds=round(sample * 1e6 / SAMPLE_RATE_HZ))
+
+    return [
+        dict(
+            kind="event",
+            label=e.label,
+            start_utc=at(e.start_sample),
+            end_utc=at(e.start_sample + e.n_samples),
+            f_low_hz=e.f_low_hz,
+            f_high_hz=e.f_high_hz,
+            snr_db=e.snr_db,
+            file=rel,
+        )
+        for e in events
+    ]
+
+
+def _fault_row(label: str, rel: str, start_utc: dt.datetime, first: int, last: int) -> dict:
+    def at(sample: int) -> dt.datetime:
+        return start_utc + dt.timedelta(microseconds=round(sample * 1e6 / SAMPLE_RATE_HZ))
+
+    return dict(
+        kind="fault",
+        label=label,
+        start_utc=at(first),
+        end_utc=at(last),
+        f_low_hz=0.0,
+        f_high_hz=SAMPLE_RATE_HZ / 2,
+        snr_db=float("nan"),
+        file=rel,
+    )
+
+
+def _record_offsets(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte offset of every record header and each record's width, as ``write_file`` lays them."""
+    bits = np.maximum(16, minimal_bits(samples.reshape(-1, SAMPLES_PER_RECORD)))  # (R,)
+    sizes = _HEADER_BYTES + 512 * bits
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]), bits
+
+
+def _inject(
+    fault: str,
+    path: Path,
+    samples: np.ndarray,
+    rows: list[dict],
+    rng: np.random.Generator,
+    rel: str,
+    start_utc: dt.datetime,
+) -> dict:
+    """Damage a written file in place; trim the rows of events it destroys; return the fault row."""
+    offsets, bits = _record_offsets(samples)
+    n_rec = bits.size
+    if fault == "missing_file":
+        path.unlink()
+        rows.clear()
+        return _fault_row(fault, rel, start_utc, 0, samples.size)
+    if fault == "corrupt_width":
+        r = int(rng.integers(1, n_rec - 1))
+        with open(path, "r+b") as f:
+            f.seek(int(offsets[r]) + 35)
+            f.write(b"\x00")
+        return _fault_row(
+            fault, rel, start_utc, r * SAMPLES_PER_RECORD, (r + 1) * SAMPLES_PER_RECORD
+        )
+    r = int(rng.integers(n_rec // 2, n_rec - 1))  # truncated_file: cut inside record r's payload
+    payload = int(rng.integers(1, 512 * int(bits[r])))
+    os.truncate(path, int(offsets[r]) + _HEADER_BYTES + payload)
+    cut = r * SAMPLES_PER_RECORD + payload * 8 // int(bits[r])
+    cut_utc = start_utc + dt.timedelta(microseconds=round(cut * 1e6 / SAMPLE_RATE_HZ))
+    rows[:] = [
+        dict(row, end_utc=min(row["end_utc"], cut_utc))
+        for row in rows
+        if row["start_utc"] < cut_utc
+    ]
+    return _fault_row(fault, rel, start_utc, cut, n_rec * SAMPLES_PER_RECORD)
+
+
+def _fault_plan(n_files: int, rng: np.random.Generator) -> dict[int, str]:
+    """File index -> fault: ``max(1, n_files // 60)`` of each kind on distinct files."""
+    per_kind = max(1, n_files // 60)
+    n = min(n_files, per_kind * len(FAULT_CLASSES))
+    chosen = rng.choice(n_files, size=n, replace=False)
+    return {int(i): FAULT_CLASSES[k % len(FAULT_CLASSES)] for k, i in enumerate(chosen)}
+
+
+def synthesize_file(
+    nominal: dt.datetime, *, seed: int = 0, rate_scale: float = 1.0
+) -> tuple[dt.datetime, np.ndarray, list[PlacedEvent], np.random.Generator]:
+    """The content of the archive file with nominal start ``nominal``, exactly as written.
+
+    Parameters
+    ----------
+    nominal : datetime
+        Nominal start (the file name's time), naive UTC.
+    seed : int
+        Archive seed.
+    rate_scale : float
+        The preset's event-rate multiplier.
+
+    Returns
+    -------
+    start_utc : datetime
+        Time of sample 0 (the nominal start plus up to 0.1 s, as real headers drift).
+    samples : ndarray, shape (n,), int32
+        Raw counts; n = 4096 x 1757 or 1758 records (5 minutes = 1757.8 records).
+    placed : list of PlacedEvent
+        The events in it.
+    rng : numpy.random.Generator
+        The file's random stream after rendering (the fault injection continues it).
+    """
+    rng = _file_rng(seed, nominal)
+    n_records = 1758 if rng.random() < 0.8125 else 1757  # 7 200 000 samples = 1757.8 records
+    start_utc = nominal + dt.timedelta(microseconds=int(rng.integers(0, 100_000)))
+    samples, placed = render_file(
+        start_utc, n_records * SAMPLES_PER_RECORD, rng, rate_scale=rate_scale
+    )
+    return start_utc, samples, placed, rng
+
+
+def _write_one(
+    root: Path, nominal: dt.datetime, seed: int, rate_scale: float, fault: str | None
+) -> tuple[bool, list[dict]]:
+    """Render, write and (optionally) damage one file; return (file present, catalog rows)."""
+    start_utc, samples, placed, rng = synthesize_file(nominal, seed=seed, rate_scale=rate_scale)
+    rel = archive_path_for(nominal)
+    path = root / rel
+    counter = int((nominal - _COUNTER_EPOCH).total_seconds() * SAMPLE_RATE_HZ) // SAMPLES_PER_RECORD
+    write_file(
+        path,
+        samples,
+        start_utc=start_utc,
+        layout="A" if nominal < LAYOUT_B_FROM else "B",
+        first_counter=counter % 2**32,
+    )
+    rows = _rows(rel, start_utc, placed)
+    if fault is not None:
+        rows.append(_inject(fault, path, samples, rows, rng, rel, start_utc))
+    return fault != "missing_file", rows
+
+
+def write_archive(
+    out_dir: str | os.PathLike,
+    *,
+    preset: PresetName = "demo",
+    start: dt.date | None = None,
+    days: int | None = None,
+    files_per_day: int | None = None,
+    seed: int = 0,
+    faults: bool | None = None,
+    progress: bool | Callable[[int, int], None] = False,
+) -> ArchiveSummary:
+    """Write a synthetic ACO archive with its catalog of events and faults.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Archive root; files go to ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` beneath it, with
+        ``catalog.parquet`` and ``archive.json`` at the top. Existing files of the same names are
+        overwritten; nothing else is deleted.
+    preset : {"test", "demo", "full"}
+        Archive shape (:data:`PRESETS`).
+    start, days : date, int, optional
+        Replace the preset's days by ``days`` consecutive days from ``start`` (either may be given;
+        the other comes from the preset's first block).
+    files_per_day : int, optional
+        Files per day (1-288); default from the preset.
+    seed : int
+        Seed of every random draw: same seed and parameters, same bytes.
+    faults : bool, optional
+        Inject faults (``max(1, n_files // 60)`` each of missing, truncated, corrupt width); default
+        from the preset.
+    progress : bool or callable
+        True shows a tqdm bar; a callable is called as ``progress(done, total)`` after each file.
+
+    Returns
+    -------
+    ArchiveSummary
+
+    Raises
+    ------
+    SynthError
+        For an unknown preset, ``days < 1``, or faults requested with fewer than three files.
+    """
+    if preset not in PRESETS:
+        raise SynthError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    spec = PRESETS[preset]
+    day_list = _days(spec, start, days)
+    per_day = files_per_day or spec.files_per_day
+    try:
+        nominals = [t for d in day_list for t in file_starts(d, per_day)]
+    except ValueError as e:
+        raise SynthError(str(e)) from e
+    with_faults = spec.faults if faults is None else faults
+    if with_faults and len(nominals) < len(FAULT_CLASSES):
+        raise SynthError(f"faults need at least {len(FAULT_CLASSES)} files, got {len(nominals)}")
+    plan = _fault_plan(len(nominals), np.random.default_rng([seed, 0xFA17])) if with_faults else {}
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    n_present = 0
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(nominals), desc="synth", unit="file")
+    for i, nominal in enumerate(nominals):
+        present, file_rows = _write_one(root, nominal, seed, spec.rate_scale, plan.get(i))
+        n_present += present
+        rows.extend(file_rows)
+        if bar is not None:
+            bar.update()
+        elif callable(progress):
+            progress(i + 1, len(nominals))
+    if bar is not None:
+        bar.close()
+    catalog_path = write_catalog(root, rows)
+    n_faults = sum(r["kind"] == "fault" for r in rows)
+    manifest_path = write_manifest(
+        root,
+        dict(
+            generator="aco_assets.synth",
+            version=SYNTH_VERSION,
+            preset=preset,
+            seed=seed,
+            days=[d.isoformat() for d in day_list],
+            files_per_day=per_day,
+            faults=with_faults,
+            rate_scale=spec.rate_scale,
+            sample_rate_hz=SAMPLE_RATE_HZ,
+            n_files=n_present,
+            n_events=len(rows) - n_faults,
+            n_faults=n_faults,
+            catalog=catalog_path.name,
+        ),
+    )
+    logger.info(
+        "wrote %d files, %d events, %d faults under %s",
+        n_present,
+        len(rows) - n_faults,
+        n_faults,
+        root,
+    )
+    return ArchiveSummary(
+        root,
+        catalog_path,
+        manifest_path,
+        n_present,
+        len(rows) - n_faults,
+        n_faults,
+        tuple(day_list),
+    )
