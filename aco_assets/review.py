@@ -1,0 +1,587 @@
+"""Review of detections by people: clips to listen to, spectrogram pictures, Raven tables, verdicts.
+
+The field reviews candidates in Raven Pro (whose selection table is the interchange format) or by
+listening and looking at spectrograms. This module renders each detection as a WAV clip with a
+little context and a spectrogram PNG with the detection boxed (:func:`render_review`), writes the
+day's Raven selection table for those clips (:func:`raven_selection_table`), reads it back
+(:func:`read_raven_table`), and reads reviewers' verdicts from a Raven table or a CSV
+(:func:`read_verdicts`). Imports numpy, scipy, soundfile, matplotlib and the standard library.
+
+All datetimes are naive UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import matplotlib.dates as mdates
+import numpy as np
+import soundfile as sf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from scipy import signal
+
+logger = logging.getLogger(__name__)
+
+#: Raven's standard columns, then ours, in the order written.
+RAVEN_COLUMNS: tuple[str, ...] = (
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Begin File",
+    "File Offset (s)",
+    "Begin Path",
+    "Begin UTC",
+    "Score",
+    "Rank",
+    "Model Version",
+)
+_INT_COLUMNS = frozenset({"Selection", "Channel", "Rank"})
+_FLOAT_COLUMNS = frozenset(
+    {
+        "Begin Time (s)",
+        "End Time (s)",
+        "Low Freq (Hz)",
+        "High Freq (Hz)",
+        "File Offset (s)",
+        "Score",
+    }
+)
+Verdict = Literal["true_event", "false_alarm", "data_fault"]
+VERDICTS: tuple[str, ...] = ("true_event", "false_alarm", "data_fault")
+#: Class names a reviewer may write as a verdict (meaning a true event of that class).
+EVENT_CLASS_NAMES: tuple[str, ...] = (
+    "humpback",
+    "blue_whale",
+    "fin_whale",
+    "minke",
+    "sperm_whale",
+    "whale",
+    "dolphin",
+    "fish",
+    "ship",
+    "rain",
+    "earthquake",
+    "implosion",
+    "other",
+)
+#: Class names that mean a data fault (the synthetic archive's glitch labels).
+FAULT_CLASS_NAMES: tuple[str, ...] = ("glitch_dropout", "glitch_spike", "glitch_dc_step", "glitch")
+_VERDICT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("true_event", "true", "event", "tp", "yes", "y", "1"), "true_event"),
+    **dict.fromkeys(("false_alarm", "false", "fa", "fp", "no", "n", "0", "noise"), "false_alarm"),
+    **dict.fromkeys(("data_fault", "fault", "quality", "data_quality"), "data_fault"),
+}
+
+
+class ReviewError(ValueError):
+    """Raised for review inputs that cannot be used (a detection outside its clip, bad rows)."""
+
+
+class VerdictError(ReviewError):
+    """Raised for a verdict file with a missing column or an unknown verdict (file and row named)."""
+
+
+class ClipLike(Protocol):
+    """What :func:`render_review` needs of ``aco_assets.hydrophone.Clip``."""
+
+    samples: np.ndarray  # float64 (n,), counts, NaN = missing
+    start_utc: datetime  # naive UTC of samples[0]
+    sample_rate_hz: float
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    return np.datetime64(value, "us").astype(datetime)
+
+
+# ---------------------------------------------------------------- clips and pictures
+
+
+@dataclass(frozen=True)
+class ReviewRender:
+    """Files written for one detection by :func:`render_review`.
+
+    Attributes
+    ----------
+    wav_path, png_path : the files written
+    clip_start_utc : naive UTC of the WAV's first sample
+    clip_duration_s : WAV duration, seconds
+    thumbnail_b64 : a small PNG, base64 (for UI metadata: see :func:`thumbnail_markdown`)
+    nfft, hop : spectrogram FFT length and hop, samples
+    """
+
+    wav_path: Path
+    png_path: Path
+    clip_start_utc: datetime
+    clip_duration_s: float
+    thumbnail_b64: str
+    nfft: int
+    hop: int
+
+
+def review_clip_name(rank: int, start_utc: datetime, *, suffix: str = ".wav") -> str:
+    """File name of a review clip, sorting in rank order: ``r007_2016-02-15T05-12-30.250.wav``."""
+    return f"r{rank:03d}_{start_utc:%Y-%m-%dT%H-%M-%S}.{start_utc.microsecond // 1000:03d}{suffix}"
+
+
+def render_review(
+    clip: ClipLike,
+    detection: Mapping[str, Any],
+    *,
+    wav_path: str | Path,
+    png_path: str | Path,
+    context_s: float = 2.0,
+    max_duration_s: float = 120.0,
+    highpass_hz: float = 5.0,
+) -> ReviewRender:
+    """Write a detection's WAV clip (with context) and its spectrogram PNG, detection boxed.
+
+    The WAV holds ``[start - context_s, end + context_s]`` (cut to what ``clip`` holds), the
+    raw offset wander removed (zero-phase Butterworth high-pass at ``highpass_hz``), missing
+    samples as silence, peak-normalised to 0.9, 16-bit PCM at the clip's rate. The PNG (about
+    800 x 320 px, well under 150 KB) shows the detection's band with margins: frequency in Hz
+    (log axis where the band spans more than a decade), UTC time, power in dB; the FFT length
+    gives about a quarter of the band per bin, so blue whale tones near 17 Hz and humpback units
+    near 1 kHz both resolve.
+
+    Parameters
+    ----------
+    clip : an ``aco_assets.hydrophone.Clip`` (or anything with ``samples``, ``start_utc``,
+        ``sample_rate_hz``) that covers the detection and, ideally, its context
+    detection : mapping with ``start_utc, end_utc, f_low_hz, f_high_hz`` and optionally
+        ``peak_score, rank, band`` (used in the title)
+    wav_path, png_path : files to write (parent folders must exist)
+    context_s : seconds of audio kept before and after the detection
+    max_duration_s : longest WAV written; a longer detection (a ship passing for an hour) is
+        cut to this span centred on its ``peak_utc`` (or its middle), context included
+    highpass_hz : cut-off of the offset-removing high-pass
+
+    Returns
+    -------
+    ReviewRender
+    """
+    fs = float(clip.sample_rate_hz)
+    x = np.asarray(clip.samples, dtype=np.float64)
+    start, end = _to_datetime(detection["start_utc"]), _to_datetime(detection["end_utc"])
+    clip_start = _to_datetime(clip.start_utc)
+    a_s = (start - clip_start).total_seconds() - context_s  # span wanted, s from clip start
+    b_s = (end - clip_start).total_seconds() + context_s
+    if b_s - a_s > max_duration_s:
+        centre = _to_datetime(detection.get("peak_utc", start + (end - start) / 2))
+        c_s = (centre - clip_start).total_seconds()
+        a_s, b_s = c_s - max_duration_s / 2, c_s + max_duration_s / 2
+    i0, i1 = max(0, math.floor(a_s * fs)), min(len(x), math.ceil(b_s * fs))
+    if i1 - i0 < 2:
+        clip_end = clip_start + timedelta(seconds=len(x) / fs)
+        raise ReviewError(
+            f"detection {start}..{end} lies outside the clip {clip_start}..{clip_end}: "
+            "load the span of the detection plus context"
+        )
+    seg = x[i0:i1]
+    missing = ~np.isfinite(seg)
+    seg = np.where(missing, 0.0, seg - np.nanmean(seg) if (~missing).any() else 0.0)
+    if len(seg) > 64 and 0 < highpass_hz < fs / 2:
+        sos = signal.butter(4, highpass_hz, "highpass", fs=fs, output="sos")
+        seg = np.where(missing, 0.0, signal.sosfiltfilt(sos, seg))
+    seg_start = clip_start + timedelta(seconds=i0 / fs)
+    peak = float(np.max(np.abs(seg)))
+    audio = (0.9 * seg / peak if peak > 0 else seg).astype(np.float32)
+    sf.write(str(wav_path), audio, int(round(fs)), subtype="PCM_16")
+    spec = _spectrogram(seg, fs, float(detection["f_low_hz"]), float(detection["f_high_hz"]))
+    fig = _review_figure(spec, seg_start, detection, figsize=(8.0, 3.2), labels=True)
+    fig.savefig(str(png_path), dpi=100)
+    thumb = io.BytesIO()
+    _review_figure(spec, seg_start, detection, figsize=(3.2, 1.2), labels=False).savefig(
+        thumb, format="png", dpi=72
+    )
+    return ReviewRender(
+        wav_path=Path(wav_path),
+        png_path=Path(png_path),
+        clip_start_utc=seg_start,
+        clip_duration_s=len(seg) / fs,
+        thumbnail_b64=base64.b64encode(thumb.getvalue()).decode("ascii"),
+        nfft=spec["nfft"],
+        hop=spec["hop"],
+    )
+
+
+def _spectrogram(seg: np.ndarray, fs: float, f_low: float, f_high: float) -> dict[str, Any]:
+    """Power spectral density (dB) of ``seg`` over the display band around [f_low, f_high]."""
+    band = max(f_high - f_low, 1.0)
+    nfft = 2 ** math.ceil(math.log2(4.0 * fs / band))  # ~4 bins across the band
+    nfft = int(min(max(nfft, 256), 16384, 2 ** math.floor(math.log2(max(len(seg) // 4, 16)))))
+    hop = max(nfft // 4, 1)
+    freqs, times, psd = signal.spectrogram(
+        seg, fs=fs, window="hann", nperseg=nfft, noverlap=nfft - hop, scaling="density"
+    )  # psd (F, T), counts^2 / Hz
+    f_lo = max(freqs[1], 0.5 * f_low)
+    f_hi = min(fs / 2, max(2.0 * f_high, f_low + 2 * band))
+    keep = (freqs >= f_lo) & (freqs <= f_hi)
+    power_db = 10.0 * np.log10(psd[keep] + 1e-12)  # (F_keep, T)
+    return {
+        "freqs_hz": freqs[keep],
+        "times_s": times,
+        "power_db": power_db,
+        "f_range": (f_lo, f_hi),
+        "nfft": nfft,
+        "hop": hop,
+    }
+
+
+def _review_figure(
+    spec: dict[str, Any],
+    seg_start: datetime,
+    detection: Mapping[str, Any],
+    *,
+    figsize: tuple[float, float],
+    labels: bool,
+) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained" if labels else None)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot() if labels else fig.add_axes((0, 0, 1, 1))
+    t_num = mdates.date2num([seg_start + timedelta(seconds=float(s)) for s in spec["times_s"]])
+    p = spec["power_db"]
+    vmin, vmax = np.percentile(p, [5, 99.7]) if p.size else (0, 1)
+    mesh = ax.pcolormesh(
+        t_num, spec["freqs_hz"], p, shading="nearest", cmap="magma", vmin=vmin, vmax=vmax
+    )
+    mesh.set_rasterized(True)
+    f_lo, f_hi = spec["f_range"]
+    if f_hi / f_lo > 10:
+        ax.set_yscale("log")
+    ax.set_ylim(f_lo, f_hi)
+    start, end = _to_datetime(detection["start_utc"]), _to_datetime(detection["end_utc"])
+    x0, x1 = mdates.date2num([start, end])
+    f_low, f_high = float(detection["f_low_hz"]), float(detection["f_high_hz"])
+    box = Rectangle((x0, f_low), x1 - x0, f_high - f_low, fill=False, ec="cyan", lw=1.5, ls="--")
+    ax.add_patch(box)
+    if not labels:
+        ax.set_axis_off()
+        return fig
+    span_s = (t_num[-1] - t_num[0]) * 86400.0 if len(t_num) > 1 else 1.0
+    step_s = next((st for st in (1, 2, 5, 10, 15, 30) if span_s / st <= 8), None)
+    if step_s is not None:  # whole seconds, never repeated labels
+        ax.xaxis.set_major_locator(mdates.SecondLocator(bysecond=range(0, 60, step_s)))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+    ax.set_xlabel(f"UTC on {seg_start:%Y-%m-%d}")
+    ax.set_ylabel("frequency (Hz)")
+    fig.colorbar(mesh, ax=ax, label="PSD (dB re 1 count²/Hz)", pad=0.01)
+    parts = [f"rank {detection['rank']}"] if "rank" in detection else []
+    if "peak_score" in detection:
+        parts.append(f"score {float(detection['peak_score']):.3g}")
+    parts.append(f"{start:%H:%M:%S}.{start.microsecond // 1000:03d} UTC, {end - start} long")
+    parts.append(
+        f"{f_low:.0f}-{f_high:.0f} Hz" + (f" ({detection['band']})" if "band" in detection else "")
+    )
+    ax.set_title(" · ".join(parts), fontsize=9)
+    return fig
+
+
+def thumbnail_markdown(thumbnail_b64: str, *, alt: str = "detection") -> str:
+    """Markdown that shows a thumbnail inline (e.g. in Dagster ``MetadataValue.md``)."""
+    return f"![{alt}](data:image/png;base64,{thumbnail_b64})"
+
+
+# ---------------------------------------------------------------- Raven selection tables
+
+
+def selection_row(detection: Mapping[str, Any], render: ReviewRender) -> dict[str, Any]:
+    """A row for :func:`raven_selection_table` from a detection and its rendered clip."""
+    return {
+        "start_utc": detection["start_utc"],
+        "end_utc": detection["end_utc"],
+        "f_low_hz": detection["f_low_hz"],
+        "f_high_hz": detection["f_high_hz"],
+        "score": detection.get("peak_score", detection.get("score")),
+        "rank": detection["rank"],
+        "model_version": detection.get("model_version", ""),
+        "wav_path": render.wav_path,
+        "clip_start_utc": render.clip_start_utc,
+        "clip_duration_s": render.clip_duration_s,
+    }
+
+
+_ROW_KEYS = (
+    "start_utc",
+    "end_utc",
+    "f_low_hz",
+    "f_high_hz",
+    "score",
+    "rank",
+    "model_version",
+    "wav_path",
+    "clip_start_utc",
+)
+
+
+def raven_selection_table(
+    rows: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    front_end_params: Mapping[str, Any],
+    time_reference: Literal["sequence", "file"] = "sequence",
+    verdict_column: bool = True,
+) -> Path:
+    """Write a Raven Pro selection table (tab-separated ``.txt``) for review clips.
+
+    Columns: :data:`RAVEN_COLUMNS` (View ``"Spectrogram 1"``, Channel 1), then one column per
+    ``front_end_params`` entry (the processing parameters travel with the export), then an empty
+    ``Verdict`` column for the reviewer to fill (read back by :func:`read_verdicts`).
+
+    Times. ``File Offset (s)`` is the selection's start within its own WAV (``Begin File``,
+    ``Begin Path``); ``Begin UTC`` is absolute. ``Begin Time (s)`` / ``End Time (s)`` are
+    relative to the start of what the table is loaded against:
+
+    - ``"sequence"`` (default): the day's clips opened together in Raven as one file sequence,
+      in the order they first appear in ``rows`` (name them with :func:`review_clip_name` and
+      pass rows in rank order, then name order = row order); each file's start is the sum of
+      the durations of the files before it (needs ``clip_duration_s``).
+    - ``"file"``: each row against its own clip: Begin Time = File Offset.
+
+    Parameters
+    ----------
+    rows : mappings with ``start_utc, end_utc, f_low_hz, f_high_hz, score, rank,
+        model_version, wav_path, clip_start_utc`` and, for ``"sequence"``, ``clip_duration_s``
+        (see :func:`selection_row`)
+    path : the ``.txt`` file to write
+    front_end_params : e.g. ``{"nfft": 4096, "hop_samples": 1024, "window_s": 5.0}``
+    time_reference : see above
+    verdict_column : add the empty ``Verdict`` column
+
+    Returns
+    -------
+    Path of the table.
+    """
+    extra = [str(k) for k in front_end_params]
+    clash = set(extra) & set(RAVEN_COLUMNS)
+    if clash:
+        raise ReviewError(f"front_end_params {sorted(clash)} clash with Raven columns")
+    header = [*RAVEN_COLUMNS, *extra, *(["Verdict"] if verdict_column else [])]
+    file_start_s: dict[str, float] = {}
+    total_s = 0.0
+    lines = [header]
+    for i, row in enumerate(rows):
+        need = [*_ROW_KEYS, *(["clip_duration_s"] if time_reference == "sequence" else [])]
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise ReviewError(f"row {i} for {path} lacks {missing}; it has {sorted(row)}")
+        begin_path = str(row["wav_path"])
+        if begin_path not in file_start_s:
+            file_start_s[begin_path] = total_s
+            total_s += float(row.get("clip_duration_s", 0.0))
+        start, end = _to_datetime(row["start_utc"]), _to_datetime(row["end_utc"])
+        offset_s = (start - _to_datetime(row["clip_start_utc"])).total_seconds()
+        begin_s = offset_s + (file_start_s[begin_path] if time_reference == "sequence" else 0.0)
+        values = [
+            i + 1, "Spectrogram 1", 1,
+            f"{begin_s:.6f}", f"{begin_s + (end - start).total_seconds():.6f}",
+            f"{float(row['f_low_hz']):.3f}", f"{float(row['f_high_hz']):.3f}",
+            Path(begin_path).name, f"{offset_s:.6f}", begin_path,
+            start.isoformat(timespec="microseconds"), repr(float(row["score"])), int(row["rank"]),
+            str(row["model_version"]), *(front_end_params[k] for k in front_end_params),
+        ]  # fmt: skip
+        lines.append([str(v) for v in values] + ([""] if verdict_column else []))
+    for r, line in enumerate(lines):
+        bad = [v for v in line if "\t" in v or "\n" in v or "\r" in v]
+        if bad:
+            raise ReviewError(f"row {r} for {path} has a tab or newline in {bad!r}")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, dialect=csv.excel_tab, lineterminator="\n", quoting=csv.QUOTE_NONE).writerows(
+            lines
+        )
+    return Path(path)
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs of a tab- or comma-separated text file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise VerdictError(f"cannot read {path}: {e}") from e
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip() for h in next(reader, [])]
+    rows = []
+    for line_no, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(header):
+            raise VerdictError(
+                f"{path} line {line_no}: {len(values)} fields, header has {len(header)}"
+            )
+        rows.append((line_no, dict(zip(header, [v.strip() for v in values], strict=False))))
+    return header, rows
+
+
+def read_raven_table(path: str | Path) -> list[dict[str, Any]]:
+    """Read a Raven selection table (tab-separated) into typed rows.
+
+    Known columns are converted: ``Selection, Channel, Rank`` to int; times, frequencies,
+    ``File Offset (s)`` and ``Score`` to float; ``Begin UTC`` to a naive UTC datetime; others
+    stay strings (empty cells of known columns become None).
+
+    Raises
+    ------
+    ReviewError
+        naming the file, line and column of a value that does not convert, or the missing
+        Raven columns
+    """
+    path = Path(path)
+    header, rows = _read_rows(path)
+    missing = [c for c in RAVEN_COLUMNS[:7] if c not in header]
+    if missing:
+        raise ReviewError(f"{path} is not a Raven selection table: no column(s) {missing}")
+    out = []
+    for line_no, row in rows:
+        typed: dict[str, Any] = {}
+        for col, v in row.items():
+            try:
+                if col in _INT_COLUMNS or col in _FLOAT_COLUMNS or col == "Begin UTC":
+                    typed[col] = _convert(col, v)
+                else:
+                    typed[col] = v
+            except ValueError as e:
+                raise ReviewError(f"{path} line {line_no}, column {col!r}: {v!r} ({e})") from e
+        out.append(typed)
+    return out
+
+
+def _convert(col: str, v: str) -> Any:
+    if v == "":
+        return None
+    if col in _INT_COLUMNS:
+        return int(v)
+    if col == "Begin UTC":
+        return datetime.fromisoformat(v).replace(tzinfo=None)
+    return float(v)
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class ReviewVerdict:
+    """A reviewer's verdict on one detection.
+
+    Attributes
+    ----------
+    line : line of the file it came from
+    selection : Raven ``Selection`` number, or None
+    begin_utc : the detection's start (naive UTC), or None
+    detection_id : the pipeline's detection id, or None
+    verdict : "true_event", "false_alarm" or "data_fault"
+    class_name : the class the reviewer named (e.g. "humpback"), or None
+    note : free text from a ``Note`` / ``Comment`` column, or ""
+    """
+
+    line: int
+    selection: int | None
+    begin_utc: datetime | None
+    detection_id: str | None
+    verdict: Verdict
+    class_name: str | None
+    note: str
+
+
+def parse_verdict(text: str) -> tuple[Verdict, str | None] | None:
+    """Normalise a verdict cell; None for an empty cell, ValueError for an unknown word.
+
+    Accepted (case, spaces and hyphens ignored): ``true event`` / ``true`` / ``yes`` / ``tp``;
+    ``false alarm`` / ``false`` / ``no`` / ``fp`` / ``noise``; ``data fault`` / ``fault`` /
+    ``quality``; a class name of :data:`EVENT_CLASS_NAMES` (a true event of that class) or of
+    :data:`FAULT_CLASS_NAMES` (a data fault); or ``<verdict>:<class>``, e.g. ``true:humpback``.
+    """
+    word = text.strip().lower().replace("-", "_").replace(" ", "_")
+    if not word:
+        return None
+    head, _, cls = word.partition(":")
+    if head in _VERDICT_WORDS:
+        return _VERDICT_WORDS[head], (cls or None)  # type: ignore[return-value]
+    if not cls and head in EVENT_CLASS_NAMES:
+        return "true_event", head
+    if not cls and head in FAULT_CLASS_NAMES:
+        return "data_fault", head
+    raise ValueError(f"unknown verdict {text!r}")
+
+
+def _column(header: Sequence[str], *names: str) -> str | None:
+    norm = {h.lower().replace("_", " ").strip(): h for h in header}
+    return next((norm[n] for n in names if n in norm), None)
+
+
+def read_verdicts(path: str | Path) -> list[ReviewVerdict]:
+    """Read reviewers' verdicts from a Raven table (``Verdict`` column) or a CSV (``verdict``).
+
+    Each row needs a verdict (see :func:`parse_verdict`) and a key to its detection: a
+    ``Selection`` number, a ``Begin UTC`` time or a ``detection_id``. Rows with an empty
+    verdict (not yet reviewed) are skipped and counted in the log.
+
+    Raises
+    ------
+    VerdictError
+        naming the file (and line, value) for a missing column, an unknown verdict, a row
+        without a key, or a key that does not parse
+    """
+    path = Path(path)
+    header, rows = _read_rows(path)
+    verdict_col = _column(header, "verdict")
+    if verdict_col is None:
+        raise VerdictError(f"{path} has no 'Verdict' column (columns: {header}); add one")
+    sel_col = _column(header, "selection")
+    utc_col = _column(header, "begin utc")
+    id_col = _column(header, "detection id")
+    note_col = _column(header, "note", "comment", "notes")
+    if sel_col is None and utc_col is None and id_col is None:
+        raise VerdictError(
+            f"{path} has no key column: give 'Selection', 'Begin UTC' or 'detection_id' "
+            f"(columns: {header})"
+        )
+    out, skipped = [], 0
+    for line, row in rows:
+        try:
+            parsed = parse_verdict(row.get(verdict_col, ""))
+        except ValueError as e:
+            allowed = ", ".join([*VERDICTS, "a class name such as 'humpback'"])
+            raise VerdictError(f"{path} line {line}: {e}; use one of {allowed}") from e
+        if parsed is None:
+            skipped += 1
+            continue
+        sel, utc, det_id = (row.get(c, "") if c else "" for c in (sel_col, utc_col, id_col))
+        if not (sel or utc or det_id):
+            raise VerdictError(f"{path} line {line}: no Selection, Begin UTC or detection_id")
+        try:
+            selection = int(sel) if sel else None
+            begin = _convert("Begin UTC", utc)
+        except ValueError as e:
+            raise VerdictError(f"{path} line {line}: bad key ({e})") from e
+        out.append(
+            ReviewVerdict(
+                line=line,
+                selection=selection,
+                begin_utc=begin,
+                detection_id=det_id or None,
+                verdict=parsed[0],
+                class_name=parsed[1],
+                note=row.get(note_col, "") if note_col else "",
+            )
+        )
+    if skipped:
+        logger.info("%s: %d row(s) without a verdict skipped", path, skipped)
+    return out
