@@ -35,12 +35,12 @@ logger = logging.getLogger(__name__)
 FILE_SPAN = timedelta(seconds=FILE_DURATION_S)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ArchiveFile:
-    """One archive file: its nominal start (naive UTC, from its name) and its path."""
+    """One archive file: its path and its nominal start (naive UTC, from its name)."""
 
-    nominal_start_utc: datetime
     path: Path
+    nominal_start_utc: datetime
 
     @property
     def nominal_end_utc(self) -> datetime:
@@ -109,10 +109,10 @@ class Archive:
                 f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.{FILE_EXTENSION}"
             ):
                 try:
-                    found.append(ArchiveFile(parse_file_name(path.name), path))
+                    found.append(ArchiveFile(path, parse_file_name(path.name)))
                 except FileNameError as e:
                     logger.debug("ignoring %s: %s", path, e)
-            self._index = sorted(found)
+            self._index = sorted(found, key=lambda f: (f.nominal_start_utc, str(f.path)))
         return self._index
 
     def files(
@@ -219,6 +219,8 @@ class Archive:
         """
         if not isinstance(duration, timedelta):
             duration = timedelta(seconds=float(duration))
+        if duration <= timedelta(0):
+            raise ValueError(f"duration must be positive, got {duration}")
         n = round(duration / timedelta(microseconds=1) * SAMPLE_RATE_HZ / 1e6)
         out = np.full(n, np.nan)  # (n,)
         margin = timedelta(seconds=search_margin_s)

@@ -182,8 +182,8 @@ class Clip:
         def bound(b: Any) -> int | None:
             if b is None or isinstance(b, int | np.integer):
                 return b
-            if isinstance(b, datetime | timedelta):
-                return self.index_at(b)
+            if isinstance(b, datetime | timedelta):  # times before the start clamp to it
+                return max(0, self.index_at(b))
             raise TypeError(f"slice bounds must be timedelta, datetime or int, got {b!r}")
 
         lo, hi, _ = slice(bound(key.start), bound(key.stop)).indices(self.samples.size)

@@ -152,3 +152,8 @@ def test_load_reports_progress(archive):
     calls = []
     archive.load(DAY, timedelta(minutes=6), progress=lambda i, n: calls.append((i, n)))
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_load_refuses_a_non_positive_duration(archive):
+    with pytest.raises(ValueError, match="duration must be positive"):
+        archive.load(DAY, 0)

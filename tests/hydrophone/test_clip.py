@@ -36,6 +36,8 @@ def test_slicing_by_datetime_and_index(noise):
     part = noise[T0 + timedelta(seconds=1) : None]
     assert part.start_utc == T0 + timedelta(seconds=1) and len(part) == FS
     assert noise[100:200].start_utc == T0 + timedelta(seconds=100 / FS)
+    assert len(noise[timedelta(seconds=-5) : timedelta(seconds=0.5)]) == FS // 2  # clamped
+    assert noise[T0 - timedelta(seconds=1) : None].start_utc == T0
     with pytest.raises(TypeError, match="without step"):
         noise[::2]
 
