@@ -173,16 +173,13 @@ def window_labels(
         hit = order[idx[overlap_s >= need_s - 1e-9]]
         if kinds[m] == "fault" or labels[m] in GLITCH_LABELS:
             is_quality[hit] = True
-            quality_label[hit] = labels[m]
+            quality_label[hit] = str(labels[m])
             continue
         value = snr_cat[m] if np.isfinite(snr_cat[m]) else -np.inf
         stronger = hit[~is_event[hit] | (np.nan_to_num(snr[hit], nan=-np.inf) < value)]
         is_event[hit] = True
-        label[stronger], snr[stronger], event_id[stronger] = (
-            labels[m],
-            snr_cat[m],
-            cat["event_id"][m],
-        )
+        label[stronger], snr[stronger] = str(labels[m]), snr_cat[m]
+        event_id[stronger] = cat["event_id"][m]
     return WindowLabels(is_event, label, snr, event_id, is_quality, quality_label)
 
 
