@@ -10,6 +10,7 @@ import pytest
 from aco_assets.hydrophone import (
     SAMPLES_PER_RECORD,
     Archive,
+    EmptyFileError,
     FileNameError,
     archive_path_for,
     file_name_for,
@@ -157,3 +158,11 @@ def test_load_reports_progress(archive):
 def test_load_refuses_a_non_positive_duration(archive):
     with pytest.raises(ValueError, match="duration must be positive"):
         archive.load(DAY, 0)
+
+
+def test_load_over_an_unreadable_file_gives_nan_under_warn_and_raises_under_raise(archive):
+    day2 = DAY + timedelta(days=1)  # its only file is empty
+    clip = archive.load(day2, timedelta(seconds=1))
+    assert np.isnan(clip.samples).all() and clip.gaps == [(day2, day2 + timedelta(seconds=1))]
+    with pytest.raises(EmptyFileError, match="2016-02-16--00.00.HYD24BBpk"):
+        archive.load(day2, timedelta(seconds=1), on_fault="raise")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import struct
+from datetime import datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aco_assets.hydrophone import (
     SAMPLES_PER_RECORD,
@@ -199,3 +202,29 @@ def test_errors_are_value_errors_and_warn_logs(good, caplog):
 def test_unknown_policy_is_refused(good):
     with pytest.raises(ValueError, match="on_fault must be"):
         read_file(good[0], on_fault="ignore")  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(0, 3 * (36 + 512 * 17)), widths=st.sampled_from([(16, 17, 5), (17, 17, 17)]))
+def test_a_file_cut_at_any_byte_keeps_every_whole_sample(tmp_path_factory, cut, widths):
+    x = np.concatenate(
+        [np.random.default_rng(b).integers(-(1 << (b - 1)), 1 << (b - 1), N) for b in widths]
+    )
+    path = tmp_path_factory.mktemp("cut") / "c.HYD24BBpk"
+    write_file(path, x, start_utc=datetime(2016, 2, 15), bits=np.array(widths))
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    raw = read_file(path, on_fault="skip")
+    assert raw.samples.size == raw.valid.size == N * raw.n_records
+    got = int(raw.valid.sum())
+    np.testing.assert_array_equal(raw.samples[:got], x[:got])  # a prefix, nothing invented
+    assert raw.valid[:got].all()
+    # every sample whose bits are all in the file is kept
+    ends = np.cumsum([36 + 512 * b for b in widths])
+    starts = np.r_[0, ends[:-1]]
+    whole = sum(
+        N if cut >= e else max(0, (cut - s - 36) * 8 // b)
+        for s, e, b in zip(starts, ends, widths, strict=True)
+    )
+    assert got == whole
+    assert (cut >= len(data)) == (raw.faults == [])
