@@ -86,7 +86,9 @@ def to_datetime(t: datetime | np.datetime64) -> datetime:
     return t
 
 
-def samples_to_ns(n_samples: float | np.ndarray, sample_rate_hz: float = SAMPLE_RATE_HZ):
+def samples_to_ns(
+    n_samples: float | np.ndarray, sample_rate_hz: float = SAMPLE_RATE_HZ
+) -> np.ndarray:
     """Duration in integer nanoseconds of ``n_samples`` samples (rounded to the nearest ns)."""
     return np.rint(np.asarray(n_samples, dtype=np.float64) * (1e9 / sample_rate_hz)).astype(
         np.int64
