@@ -107,7 +107,7 @@ def humpback_song(
         n_unit = _n(unit_s, sample_rate_hz)
         if pos + n_unit > n_total:
             break
-        contour = f0 * (1.0 + sweep * np.linspace(0.0, 1.0, n_unit) ** 1.5)  # (n_unit,) Hz
+        contour = np.clip(f0 * (1.0 + sweep * np.linspace(0.0, 1.0, n_unit) ** 1.5), 90.0, 1300.0)
         unit = sum((0.6**h) * _tone((h + 1) * contour, sample_rate_hz) for h in range(3))
         out[pos : pos + n_unit] += unit * _fade(n_unit, int(0.08 * sample_rate_hz))
         f_low, f_high = min(f_low, contour.min()), max(f_high, 3 * contour.max())

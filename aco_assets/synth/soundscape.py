@@ -145,18 +145,37 @@ def psd_shape(freqs_hz: np.ndarray, component: Component) -> np.ndarray:
     return 10.0 ** (level_db / 10.0)
 
 
+_COMPONENTS: tuple[Component, ...] = ("wander", "ambient", "shipping", "wind", "lines")
+
+
 @functools.lru_cache(maxsize=4)
-def _unit_shapes(n_fft: int, sample_rate_hz: float) -> dict[str, np.ndarray]:
-    """Each component's PSD on the rfft grid, scaled so its time series has unit variance."""
+def _unit_shapes(n_fft: int, sample_rate_hz: float) -> np.ndarray:
+    """Each component's PSD on the rfft grid, scaled so its time series has unit variance.
+
+    Returns an array of shape (5, F), float32, rows in the order of ``_COMPONENTS``.
+    """
     freqs = scipy.fft.rfftfreq(n_fft, d=1.0 / sample_rate_hz)  # (F,)
-    shapes = {}
-    for component in ("wander", "ambient", "shipping", "wind", "lines"):
+    shapes = np.empty((len(_COMPONENTS), freqs.size), np.float32)  # (5, F)
+    for row, component in enumerate(_COMPONENTS):
         psd = psd_shape(freqs, component)  # (F,)
         psd[0] = 0.0  # no dc: the offset of a file is the wander's slow part
-        # variance of irfft(sqrt(psd) * (a + ib)) with a, b ~ N(0, 1/2): 2 * sum(psd) / n**2
-        var = 2.0 * psd.sum() / n_fft**2
-        shapes[component] = (psd / var).astype(np.float32)
+        # variance of irfft(sqrt(psd) * (a + ib)) with a, b ~ N(0, 1): 2 * sum(psd) / n**2
+        shapes[row] = psd / (2.0 * psd.sum() / n_fft**2)
     return shapes
+
+
+def component_variances(params: BackgroundParams) -> np.ndarray:
+    """Variance of each component in counts^2, shape (5,), in the order of ``_COMPONENTS``."""
+    noise_var = params.noise_std_counts**2
+    return np.array(
+        [
+            params.wander_std_counts**2,
+            noise_var,
+            noise_var * 10.0 ** (params.shipping_db / 10.0),
+            noise_var * 10.0 ** (params.wind_db / 10.0),
+            noise_var * 0.02,  # the system lines carry 2 % of the ambient floor's power
+        ]
+    )
 
 
 def background(
@@ -185,15 +204,11 @@ def background(
         Raw counts, zero mean in expectation, already multiplied by ``params.gain``.
     """
     n_fft = scipy.fft.next_fast_len(int(n_samples), real=True)
-    shapes = _unit_shapes(n_fft, float(sample_rate_hz))
-    noise_var = params.noise_std_counts**2
-    psd = shapes["wander"] * np.float32(params.wander_std_counts**2)  # (F,)
-    psd += shapes["ambient"] * np.float32(noise_var)
-    psd += shapes["shipping"] * np.float32(noise_var * 10.0 ** (params.shipping_db / 10.0))
-    psd += shapes["wind"] * np.float32(noise_var * 10.0 ** (params.wind_db / 10.0))
-    psd += shapes["lines"] * np.float32(noise_var * 0.02)
+    shapes = _unit_shapes(n_fft, float(sample_rate_hz))  # (5, F)
+    weights = (component_variances(params) * params.gain**2 * 0.5).astype(np.float32)  # (5,)
+    amplitude = np.sqrt(weights @ shapes)  # (F,)
     spectrum = np.empty(n_fft // 2 + 1, dtype=np.complex64)  # (F,)
     spectrum.view(np.float32)[:] = rng.standard_normal(2 * spectrum.size, dtype=np.float32)
-    spectrum *= np.sqrt(psd * np.float32(0.5))
-    x = scipy.fft.irfft(spectrum, n_fft, workers=1)[:n_samples]  # (n_samples,) float32
-    return x.astype(np.float64) * params.gain
+    spectrum *= amplitude
+    x = scipy.fft.irfft(spectrum, n_fft, workers=1)  # (n_fft,) float32
+    return x[:n_samples].astype(np.float64)
