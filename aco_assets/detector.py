@@ -80,18 +80,29 @@ def gather_features(layout: DataLayout, warehouse: Warehouse, rows: pa.Table) ->
     return out
 
 
-def split_by_file(files: Iterable[str], shares: tuple[float, float], seed: int) -> np.ndarray:
-    """Assign each row to 0 = train, 1 = calibration, 2 = held-out, whole files at a time."""
-    files = np.asarray(list(files))
-    unique = np.unique(files)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(unique))
+def split_by_block(
+    files: Iterable[str], offsets_s: Iterable[float], shares: tuple[float, float], seed: int,
+    *, block_s: float = 60.0,
+) -> np.ndarray:
+    """Assign each row to 0 = train, 1 = calibration, 2 = held-out, a block of time at a time.
+
+    Neighbouring windows are alike, so a split by window would flatter the held-out numbers:
+    whole ``block_s`` blocks of one file go to one part. Every part gets at least one block
+    (train at least two) when there are four blocks or more.
+    """
+    files, offsets = np.asarray(list(files)), np.asarray(list(offsets_s), dtype=float)
+    keys = np.char.add(np.char.add(files.astype(str), "#"), (offsets // block_s).astype(int).astype(str))
+    unique, group = np.unique(keys, return_inverse=True)
+    if len(unique) < 4:
+        raise ValueError(f"typical windows span only {len(unique)} blocks of {block_s:g} s: "
+                         "too few to train, calibrate and check a detector; widen the selection")
+    order = np.random.default_rng(seed).permutation(len(unique))
     n_cal = max(1, round(shares[0] * len(unique)))
-    n_held = max(1, round(shares[1] * len(unique)))
+    n_held = max(1, min(round(shares[1] * len(unique)), len(unique) - n_cal - 2))
     part = np.zeros(len(unique), dtype=np.int8)
     part[order[:n_cal]] = 1
     part[order[n_cal:n_cal + n_held]] = 2
-    return part[np.searchsorted(unique, files)]
+    return part[group]
 
 
 @dg.asset(
@@ -115,7 +126,8 @@ def detector(
 
     layout, warehouse = storage.layout(), storage.warehouse()
     general_rows, typical_rows = _training_rows(warehouse, config)
-    part = split_by_file(typical_rows["file"].to_pylist(), (config.calibration_share, config.heldout_share), config.seed)
+    part = split_by_block(typical_rows["file"].to_pylist(), typical_rows["offset_s"].to_pylist(),
+                          (config.calibration_share, config.heldout_share), config.seed)
     general = gather_features(layout, warehouse, general_rows)
     typical = gather_features(layout, warehouse, typical_rows)
     front_end = _front_end_of(layout, general_rows)
@@ -170,7 +182,7 @@ def detector(
 
 def _training_rows(warehouse: Warehouse, config: DetectorTrainingConfig) -> tuple[pa.Table, pa.Table]:
     typical = warehouse.query(
-        f"SELECT t.day, t.window_index, w.file, {', '.join('w.' + c for c in LEVEL_COLUMNS)} "
+        f"SELECT t.day, t.window_index, w.file, w.offset_s, {', '.join('w.' + c for c in LEVEL_COLUMNS)} "
         "FROM typical_windows t JOIN windows w USING (day, window_index) "
         "ORDER BY t.day, t.window_index")
     general = warehouse.query(

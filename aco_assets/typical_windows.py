@@ -74,7 +74,7 @@ def catalog_path(archive_root: Path) -> Path | None:
     pool="duckdb",
     group_name="model",
     kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec("enough_typical_windows", asset="typical_windows")],
+    check_specs=[dg.AssetCheckSpec("enough_typical_windows", asset="typical_windows", blocking=True)],
 )
 def typical_windows(
     context: dg.AssetExecutionContext, config: TypicalSelectionConfig, storage: StorageResource

@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="train a new detector version (default: only when there is no champion yet)")
     p.add_argument("--detector-config", type=json.loads, default=None,
                    help='JSON overrides of the detector config, e.g. \'{"schedule": "default"}\'')
+    p.add_argument("--typical-config", type=json.loads, default=None,
+                   help='JSON overrides of the typical selection, e.g. \'{"low_traffic_months": [7, 8]}\'')
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
     p.set_defaults(func=cmd_pipeline)
 
@@ -67,7 +69,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
     result = run_pipeline(layout, first_day=args.first_day, last_day=args.last_day, retrain=args.retrain,
-                          detector_config=args.detector_config, workers=args.workers)
+                          detector_config=args.detector_config, typical_config=args.typical_config,
+                          workers=args.workers)
     print(pipeline_summary(layout, result.days))
     return 0
 
@@ -80,7 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"writing the synthetic demo archive to {layout.archive_root} ...", flush=True)
         summary = write_archive(layout.archive_root, preset="demo", seed=args.seed, progress=True)
         print(f"  {summary.n_files} files, {summary.n_events} catalog events", flush=True)
-    args.archive, args.first_day, args.last_day, args.retrain, args.detector_config = None, None, None, None, None
+    args.archive, args.first_day, args.last_day, args.retrain = None, None, None, None
+    args.detector_config = args.typical_config = None
     return cmd_pipeline(args)
 
 

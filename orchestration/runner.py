@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,9 @@ def run_pipeline(
     last_day: dt.date | None = None,
     retrain: bool | None = None,
     detector_config: dict[str, Any] | None = None,
+    typical_config: dict[str, Any] | None = None,
     workers: int = 2,
+    log_level: str = "INFO",
 ) -> PipelineRun:
     """Materialize the lineage for the archive's days in [first_day, last_day].
 
@@ -73,6 +76,9 @@ def run_pipeline(
     import dagster as dg
 
     from aco_assets.hydrophone import Archive
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from orchestration.definitions import defs
 
     use_data_dir(layout)
@@ -95,14 +101,16 @@ def run_pipeline(
             tags = {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()} if span else {}
             what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
             logger.info("running %s", what)
+            config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
             outcome = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, run_config=run_config or {}, tags=tags, raise_on_error=True)
+                instance=instance, run_config=config, tags=tags, raise_on_error=True)
             result.run_ids.append(outcome.run_id)
 
         for span in contiguous_ranges(days):
             run("ingest_job", ingest_config, span)
         if retrain or (retrain is None and not _has_champion()):
-            run("retrain_job", {"ops": {"detector": {"config": detector_config or {}}}})
+            run("retrain_job", {"ops": {"detector": {"config": detector_config or {}},
+                                         "typical_windows": {"config": typical_config or {}}}})
             result.trained = True
         for span in contiguous_ranges(days):
             run("detect_job", None, span)

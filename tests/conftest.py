@@ -1,0 +1,85 @@
+"""Shared fixtures: a small synthetic archive and the lineage materialized on it once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+# A detector small enough to train in seconds on CPU; the lineage, not the model, is under test.
+TINY_DETECTOR = {"phase1_steps": 60, "phase2_steps": 20, "eras": 1, "seed": 0}
+TINY_TYPICAL = {"min_typical_windows": 50}
+
+
+@dataclass
+class Lineage:
+    """A synthetic test archive with every lineage asset materialized, and how to rerun them."""
+
+    archive: Path
+    data: Path
+    days: list[dt.date]
+    resources: dict
+    instance: dg.DagsterInstance
+
+    @property
+    def partition_keys(self) -> list[str]:
+        return [d.isoformat() for d in self.days]
+
+    def materialize(self, assets: list, *, partition_key: str | None = None, run_config: dict | None = None,
+                    raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+        return dg.materialize(assets, partition_key=partition_key, resources=self.resources,
+                              instance=self.instance, run_config=run_config or {},
+                              raise_on_error=raise_on_error)
+
+    def warehouse(self):
+        from aco_assets.warehouse import Warehouse
+
+        return Warehouse(self.data / "aco.duckdb")
+
+
+def lineage_resources(archive: Path, data: Path) -> dict:
+    from aco_assets.resources import MlflowResource, StorageResource
+
+    storage = StorageResource(data_dir=str(data), archive_root=str(archive))
+    return {"storage": storage, "mlflow_resource": MlflowResource(storage=storage)}
+
+
+@pytest.fixture(scope="session")
+def synthetic_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synth ``test`` preset with its faults, written once per session (do not modify)."""
+    from aco_assets.synth import write_archive
+
+    root = tmp_path_factory.mktemp("archive") / "archive"
+    write_archive(root, preset="test", seed=0, faults=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
+    """raw_files .. detections materialized for every day of ``synthetic_archive``."""
+    from aco_assets.anomaly_scores import anomaly_scores
+    from aco_assets.detections import detections
+    from aco_assets.detector import detector
+    from aco_assets.hydrophone import Archive
+    from aco_assets.raw_files import raw_files
+    from aco_assets.spectrograms import spectrograms
+    from aco_assets.typical_windows import typical_windows
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    data = tmp_path_factory.mktemp("data")
+    days = Archive(synthetic_archive).days()
+    with dg.instance_for_test() as instance:
+        built = Lineage(synthetic_archive, data, days, lineage_resources(synthetic_archive, data), instance)
+        workers = {"config": {"workers": 1}}
+        for key in built.partition_keys:
+            built.materialize([raw_files, spectrograms], partition_key=key,
+                              run_config={"ops": {"raw_files": workers, "spectrograms": workers}})
+        built.materialize([typical_windows, detector], run_config={"ops": {
+            "typical_windows": {"config": TINY_TYPICAL}, "detector": {"config": TINY_DETECTOR}}})
+        for key in built.partition_keys:
+            built.materialize([anomaly_scores, detections], partition_key=key)
+        yield built
