@@ -15,6 +15,7 @@ import sys
 # Modules that contribute sub-commands, in the order they are listed in `aco --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "aco_assets.hydrophone.cli",
+    "aco_assets.synth.cli",
     "orchestration.commands",
 )
 
