@@ -91,14 +91,20 @@ def humpback_song(
 ) -> EventSound:
     """A humpback song phrase: a theme of 2-4 units sung twice or more, filling ``duration_s``.
 
-    Units last 0.4-3 s with frequency contours (up/down sweeps, flat moans) whose fundamentals lie
-    at 90-700 Hz, with up to three harmonics; gaps of 0.2-1.0 s separate them.
+    Units last 0.3-4 s (median 0.8 s) with frequency contours (up/down sweeps, flat moans) whose
+    fundamentals lie at 90-1000 Hz (median 250 Hz), with up to three harmonics; gaps of 0.2-1.0 s separate them.
     """
     n_units = int(rng.integers(2, 5))
+    # (unit duration s, start f0 Hz, relative sweep): log-normal around the units measured on
+    # real ACO song (median 0.8 s, 250 Hz)
     theme = [
-        (rng.uniform(0.4, 3.0), rng.uniform(90.0, 700.0), rng.uniform(-0.6, 0.6))
+        (
+            float(np.clip(rng.lognormal(np.log(0.8), 0.5), 0.3, 4.0)),
+            float(np.clip(rng.lognormal(np.log(250.0), 0.45), 90.0, 1000.0)),
+            float(rng.uniform(-0.4, 0.4)),
+        )
         for _ in range(n_units)
-    ]  # (unit duration s, start f0 Hz, relative sweep)
+    ]
     n_total = _n(duration_s, sample_rate_hz)
     out = np.zeros(n_total)
     pos, f_low, f_high, i = int(rng.uniform(0.0, 0.3) * sample_rate_hz), np.inf, 0.0, 0

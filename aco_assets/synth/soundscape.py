@@ -6,8 +6,8 @@ levels in dB against frequency and interpolated linearly in log-frequency:
 
 ``wander``   the large, slow pressure offset of swell and microseisms (0.02-0.5 Hz, falling about
              50 dB by 5 Hz), as in the raw ACO clips (``../shared/data/aco-acoio``);
-``ambient``  the deep-ocean floor from 5 Hz to 12 kHz: flat-ish 20-200 Hz, about 15 dB lower
-             from 1 to 6 kHz and rolling off above 6 kHz as the real recordings do;
+``ambient``  the deep-ocean floor from 5 Hz to 12 kHz: falling about 1.3 dB per octave from 50 Hz
+             to 6 kHz and rolling off above 6 kHz, as the real recordings do;
 ``shipping`` distant shipping, a hump at 20-300 Hz (Wenz 1962);
 ``wind``     surface wind and wave noise, a hump at 300 Hz-5 kHz (Wenz 1962);
 ``lines``    narrow system lines near 3.8, 4.15 and 5.6 kHz seen in the real raw clips.
@@ -52,18 +52,18 @@ _PSD_TABLES_DB: dict[str, tuple[tuple[float, float], ...]] = {
         (10.0, -7.0),
         (20.0, -2.0),
         (50.0, 0.0),
-        (100.0, -2.0),
-        (200.0, -5.0),
-        (400.0, -8.0),
-        (700.0, -12.0),
-        (1000.0, -14.0),
-        (2000.0, -15.0),
-        (4000.0, -16.0),
-        (6000.0, -17.0),
-        (7000.0, -22.0),
-        (8000.0, -28.0),
-        (10000.0, -36.0),
-        (12000.0, -44.0),
+        (100.0, -1.5),
+        (200.0, -3.0),
+        (400.0, -4.5),
+        (700.0, -6.0),
+        (1000.0, -7.0),
+        (2000.0, -7.5),
+        (4000.0, -8.0),
+        (6000.0, -8.5),
+        (7000.0, -13.0),
+        (8000.0, -19.0),
+        (10000.0, -27.0),
+        (12000.0, -35.0),
     ),
     "shipping": (
         (5.0, -30.0),
