@@ -32,6 +32,7 @@ import scipy.signal
 
 from aco_assets.synth.events import humpback_song
 from aco_assets.synth.render import render_file
+from aco_assets.synth.schedule import PlannedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +164,10 @@ def table_markdown(
         "|---|---|---|---|---|---|---|",
     ]
     for m in rows:
+        rolloff = "n/a" if np.isnan(m.rolloff_db) else f"{m.rolloff_db:+.1f} dB"
         lines.append(
             f"| {m.name} | {m.duration_s:.0f} | {m.lf_share:.1f} % | {m.lf_to_hf_std:.1f} | "
-            f"{m.slope_db_oct:+.1f} dB/oct | {m.rolloff_db:+.1f} dB | {m.centroid_hz:.0f} Hz |"
+            f"{m.slope_db_oct:+.1f} dB/oct | {rolloff} | {m.centroid_hz:.0f} Hz |"
         )
     lines += [
         "",
@@ -205,6 +207,50 @@ def plot_psds(rows: list[ClipMeasures], path: Path) -> None:
     plt.close(fig)
 
 
+EXAMPLE_PLAN: tuple[tuple[str, float, float, float], ...] = (
+    # (class, offset s, duration s, SNR dB) of the example spectrogram
+    ("blue_whale", 2.0, 18.0, 15.0),
+    ("humpback", 24.0, 14.0, 12.0),
+    ("minke", 41.0, 2.5, 12.0),
+    ("implosion", 46.0, 0.3, 20.0),
+    ("sperm_whale", 50.0, 12.0, 10.0),
+    ("glitch_spike", 44.0, 0.002, 20.0),
+)
+
+
+def plot_example(path: Path, *, seed: int = 0) -> None:
+    """Figure: spectrogram of one minute of synthetic audio with its catalogued events boxed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    plan = [PlannedEvent(*row) for row in EXAMPLE_PLAN]
+    start = dt.datetime(2017, 2, 10, 20)
+    x, placed = render_file(start, 64 * SR, np.random.default_rng(seed), plan=plan)
+    x = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 5.0, "highpass", fs=SR, output="sos"), x)
+    f, t, s = scipy.signal.spectrogram(x, SR, nperseg=4096, noverlap=2048)
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=90)
+    ax.pcolormesh(t, f[1:], 10 * np.log10(s[1:] + 1e-12), shading="auto", cmap="magma")
+    for e in placed:
+        t0, dur = e.start_sample / SR, e.n_samples / SR
+        lo = max(e.f_low_hz, 8.0)
+        ax.add_patch(
+            Rectangle((t0, lo), max(dur, 0.3), e.f_high_hz - lo, fill=False, ec="cyan", lw=0.8)
+        )
+        ax.text(t0, e.f_high_hz * 1.05, f"{e.label} {e.snr_db:+.0f} dB", color="cyan", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylim(8, SR / 2)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title("Synthetic ACO audio (5 Hz high-pass) with its catalogued events")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def run(data_root: Path, *, docs: Path | None = None, seed: int = 0) -> str:
     """Measure real and synthetic audio; return the Markdown table (and update the docs).
 
@@ -231,6 +277,7 @@ def run(data_root: Path, *, docs: Path | None = None, seed: int = 0) -> str:
     table = table_markdown(rows, units)
     if docs is not None:
         plot_psds(rows, docs / "figures" / "synth_psd.png")
+        plot_example(docs / "figures" / "synth_example.png", seed=seed)
         doc = docs / "synthetic_archive.md"
         text = doc.read_text()
         if MARK_START in text and MARK_END in text:

@@ -166,7 +166,7 @@ def conditions(time_utc: dt.datetime, rng: np.random.Generator) -> BackgroundPar
     day_of_year = time_utc.timetuple().tm_yday
     season = np.cos(2.0 * np.pi * (day_of_year - 196) / 365.25)  # +1 in mid-July
     wind_db = -4.0 + 2.0 * season + float(rng.normal(0.0, 2.0))
-    shipping_db = -3.0 + 10.0 * np.log10(_TRAFFIC[time_utc.month]) + float(rng.normal(0.0, 1.0))
+    shipping_db = -5.0 + 10.0 * np.log10(_TRAFFIC[time_utc.month]) + float(rng.normal(0.0, 1.0))
     if is_evening(time_utc):
         shipping_db -= 1.5
     years = (time_utc - dt.datetime(2015, 1, 1)).total_seconds() / (365.25 * 86400.0)
