@@ -1,0 +1,372 @@
+"""``evaluation``: detection quality of a model version against ground truth, baselines and reviews.
+
+Methods compared on the same windows (valid, finite under every method, no data-quality flag):
+
+=============  ================  =================================================
+method         column            what it is
+=============  ================  =================================================
+production     ``score``         the model's production score (its ``score_name``)
+np             ``np_error``      the Neyman-Pearson discriminator alone
+gmm_nll        ``latent_nll``    GMM negative log-likelihood of the latent mean
+recon_error    ``recon_error``   plain VAE reconstruction error
+energy         ``energy_score``  band-limited energy detector (Raven / PAMGuard)
+=============  ================  =================================================
+
+Window level (when the archive has ``catalog.parquet``): AUC, pAUC for FPR <= ``max_fpr`` in
+two normalisations (``pauc_mcclish``: McClish-standardised, 0.5 = chance, as scikit-learn's
+``roc_auc_score(max_fpr=)``; ``pauc_normalized``: area / max_fpr, the DCASE definition, chance =
+max_fpr / 2), average precision, and TPR with the realised FPR at the operating threshold: the
+model's threshold for ``production``; for every other method the threshold that flags the same
+share of windows (an equal alarm budget). Event level: the production detections (table
+``detections``); for the others, their flagged windows merged the same way. Recall per class and
+per SNR bucket, precision, alarms per day and precision@k. With reviewer verdicts (table
+``reviews``), precision@k of the reviewed detections (subset ``reviews``).
+"""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from aco_assets.anomaly_scores import anomaly_scores
+from aco_assets.detections import detections, merge_windows
+from aco_assets.evaluation import (
+    EventMatch,
+    match_events,
+    per_class_figure,
+    precision_at_k,
+    roc_figure,
+    window_labels,
+    window_metrics,
+)
+from aco_assets.figures import markdown_image, png_bytes
+from aco_assets.layout import DataLayout
+from aco_assets.resources import MlflowResource, StorageResource
+from aco_assets.warehouse import Warehouse
+
+#: method name -> anomaly_scores column (see the module docstring).
+METHODS: dict[str, str] = {
+    "production": "score", "np": "np_error", "gmm_nll": "latent_nll",
+    "recon_error": "recon_error", "energy": "energy_score",
+}  # fmt: skip
+WINDOW_METRICS: tuple[str, ...] = (
+    "auc", "pauc_mcclish", "pauc_normalized", "average_precision", "tpr", "fpr", "threshold",
+    "n_windows", "n_positive",
+)  # fmt: skip
+FIGURES: tuple[str, ...] = ("roc", "per_class")
+
+
+class EvaluationConfig(dg.Config):
+    model_version: int | None = None  # default: the newest version that scored windows
+    max_fpr: float = 0.1  # pAUC limit
+    tolerance_s: float = 2.0  # slack when matching detections to catalog events, s
+    max_gap_s: float = 5.0  # merging of flagged baseline windows (as the detections asset)
+    ks: list[int] = [10, 50, 100]  # precision@k cut-offs
+
+
+def evaluation_dir(layout: DataLayout, version: int) -> Path:
+    """Full-size evaluation figures of a model version (``roc.png``, ``per_class.png``)."""
+    return layout.data_dir / "evaluation" / f"v{version}"
+
+
+def scored_windows(warehouse: Warehouse, version: int) -> pa.Table:
+    """Windows scored by ``version`` that every method scored and no data-quality issue touches."""
+    finite = " AND ".join(f"isfinite({c})" for c in METHODS.values())
+    return warehouse.query(
+        f"SELECT day, window_start, window_end, {', '.join(METHODS.values())}, is_anomaly "
+        f"FROM anomaly_scores WHERE model_version = ? AND NOT quality_flag AND {finite} "
+        "ORDER BY window_start",
+        [version],
+    )
+
+
+def baseline_detections(
+    windows: pa.Table, column: str, threshold: float, *, max_gap_s: float
+) -> dict[str, np.ndarray]:
+    """Windows of ``column`` at or above ``threshold`` merged into events (as ``detections``)."""
+    start = windows["window_start"].to_numpy().astype("datetime64[us]")
+    end = windows["window_end"].to_numpy().astype("datetime64[us]")
+    score = windows[column].to_numpy()
+    rows = []
+    for seg in merge_windows(
+        start.astype(np.int64), end.astype(np.int64), score >= threshold, max_gap_s=max_gap_s
+    ):
+        span = slice(seg.first, seg.last + 1)
+        rows.append(
+            {
+                "start_utc": start[seg.first],
+                "end_utc": end[seg.last],
+                "peak_score": float(np.max(score[span])),
+            }
+        )
+    cols = ("start_utc", "end_utc", "peak_score")
+    return (
+        {c: np.array([r[c] for r in rows]) for c in cols}
+        if rows
+        else {
+            "start_utc": np.array([], "datetime64[us]"),
+            "end_utc": np.array([], "datetime64[us]"),
+            "peak_score": np.array([], float),
+        }
+    )
+
+
+def evaluate_methods(
+    windows: pa.Table,
+    production: pa.Table,
+    catalog: pa.Table,
+    *,
+    threshold: float,
+    n_days: int,
+    max_fpr: float,
+    tolerance_s: float,
+    max_gap_s: float,
+    ks: list[int],
+) -> tuple[dict[str, dict], dict[str, EventMatch]]:
+    """Window metrics and event matches of every method of :data:`METHODS`."""
+    labels = window_labels(
+        windows["window_start"].to_numpy(), windows["window_end"].to_numpy(), catalog
+    )
+    flagged_share = float(np.mean(windows["score"].to_numpy() >= threshold))
+    keep = ~labels.is_quality
+    results, matches = {}, {}
+    for method, column in METHODS.items():
+        s = windows[column].to_numpy()
+        thr = (
+            threshold
+            if method == "production"
+            else float(np.quantile(s[keep], 1.0 - flagged_share))
+        )
+        results[method] = window_metrics(s, labels, max_fpr=max_fpr, threshold=thr)
+        dets = (
+            production
+            if method == "production"
+            else baseline_detections(windows, column, thr, max_gap_s=max_gap_s)
+        )
+        matches[method] = match_events(dets, catalog, tolerance_s=tolerance_s, n_days=n_days, ks=ks)
+    return results, matches
+
+
+def metric_rows(results: dict[str, dict], matches: dict[str, EventMatch]) -> list[dict[str, Any]]:
+    """``evaluation_metrics`` rows (without model_version / evaluated_at)."""
+    rows = [
+        {"method": m, "metric": k, "subset": "all", "value": float(r[k])}
+        for m, r in results.items()
+        for k in WINDOW_METRICS
+    ]
+    for m, match in matches.items():
+        s = match.summary()
+        rows += [
+            {"method": m, "metric": k, "subset": "all", "value": float(s[k])}
+            for k in (
+                "event_recall",
+                "detection_precision",
+                "alarms_per_day",
+                "false_alarms_per_day",
+                "n_events",
+                "n_detections",
+            )
+        ]
+        rows += [
+            {"method": m, "metric": f"precision_at_{k}", "subset": "all", "value": v}
+            for k, v in match.precision_at_k.items()
+        ]
+        for subset, table in (*match.recall_by_class.items(), *match.recall_by_snr.items()):
+            rows += [
+                {"method": m, "metric": "event_recall", "subset": subset, "value": table["recall"]},
+                {
+                    "method": m,
+                    "metric": "n_events",
+                    "subset": subset,
+                    "value": float(table["n_events"]),
+                },
+            ]
+    return rows
+
+
+def review_rows(warehouse: Warehouse, version: int, ks: list[int]) -> list[dict[str, Any]]:
+    """precision@k of the reviewed production detections of ``version`` (subset ``reviews``)."""
+    reviewed = warehouse.query(
+        "SELECT d.peak_score, r.verdict = 'true_event' AS is_true FROM reviews r "
+        "JOIN detections d USING (detection_id) WHERE d.model_version = ?",
+        [version],
+    )
+    if reviewed.num_rows == 0:
+        return []
+    p = precision_at_k(reviewed["peak_score"].to_numpy(), reviewed["is_true"].to_numpy(), ks)
+    rows = [
+        {"method": "production", "metric": f"precision_at_{k}", "subset": "reviews", "value": v}
+        for k, v in p.items()
+    ]
+    is_true = reviewed["is_true"].to_numpy()
+    rows.append(
+        {
+            "method": "production",
+            "metric": "n_reviewed",
+            "subset": "reviews",
+            "value": float(len(is_true)),
+        }
+    )
+    rows.append(
+        {
+            "method": "production",
+            "metric": "precision",
+            "subset": "reviews",
+            "value": float(is_true.mean()),
+        }
+    )
+    return rows
+
+
+@dg.asset(
+    deps=[
+        dg.AssetDep(anomaly_scores, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(detections, partition_mapping=dg.AllPartitionMapping()),
+    ],
+    pool="duckdb",
+    group_name="review",
+    kinds={"duckdb", "mlflow"},
+)
+def evaluation(
+    context: dg.AssetExecutionContext,
+    config: EvaluationConfig,
+    storage: StorageResource,
+    mlflow_resource: MlflowResource,
+) -> dg.MaterializeResult:
+    """Score the model version against the archive's catalog, the baselines and the reviewers."""
+    layout, warehouse = storage.layout(), storage.warehouse()
+    version = config.model_version or _newest_version(warehouse)
+    model = warehouse.query(
+        "SELECT * FROM model_versions WHERE model_version = ?", [version]
+    ).to_pylist()
+    if not model:
+        raise ValueError(
+            f"model version {version} is not in model_versions: materialize the detector"
+        )
+    windows = scored_windows(warehouse, version)
+    days = warehouse.query(
+        "SELECT count(DISTINCT day) AS n FROM anomaly_scores WHERE model_version = ?", [version]
+    )["n"][0].as_py()
+    production = warehouse.query(
+        "SELECT start_utc, end_utc, peak_score FROM detections WHERE model_version = ?", [version]
+    )
+    rows = review_rows(warehouse, version, config.ks)
+    rows.append(
+        {
+            "method": "production",
+            "metric": "alarms_per_day",
+            "subset": "detections",
+            "value": production.num_rows / max(days, 1),
+        }
+    )
+    metadata: dict[str, Any] = {"model_version": version, "windows": windows.num_rows, "days": days}
+    catalog_path = layout.archive_root / "catalog.parquet"
+    if catalog_path.exists() and windows.num_rows:
+        results, matches = evaluate_methods(
+            windows,
+            production,
+            pq.read_table(catalog_path),
+            threshold=model[0]["threshold"],
+            n_days=max(days, 1),
+            max_fpr=config.max_fpr,
+            tolerance_s=config.tolerance_s,
+            max_gap_s=config.max_gap_s,
+            ks=config.ks,
+        )
+        rows += metric_rows(results, matches)
+        figures = _figures(
+            results, matches, version, config.max_fpr, evaluation_dir(layout, version)
+        )
+        metadata["methods"] = dg.MetadataValue.md(methods_markdown(rows, config.max_fpr))
+        metadata["figures"] = dg.MetadataValue.md(
+            "\n\n".join(markdown_image(p, n) for n, p in figures.items())
+        )
+        metadata["figures_dir"] = dg.MetadataValue.path(str(evaluation_dir(layout, version)))
+    else:
+        context.log.info(f"no ground truth at {catalog_path}: only alarm and review metrics")
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    table = pa.Table.from_pylist(
+        [{**r, "model_version": version, "evaluated_at": now} for r in rows]
+    )
+    warehouse.replace_rows("evaluation_metrics", table, where="model_version = ?", params=[version])
+    _log_to_mlflow(mlflow_resource, model[0]["run_id"], rows, evaluation_dir(layout, version))
+    metadata.update({"metrics": len(rows), "mlflow_run_id": model[0]["run_id"] or ""})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _newest_version(warehouse: Warehouse) -> int:
+    found = warehouse.query("SELECT max(model_version) AS v FROM anomaly_scores")["v"][0].as_py()
+    if found is None:
+        raise ValueError("anomaly_scores is empty: materialize anomaly_scores first")
+    return int(found)
+
+
+def methods_markdown(rows: list[dict[str, Any]], max_fpr: float) -> str:
+    """The per-method table (window and event metrics, subset ``all``) as Markdown."""
+    value = {(r["method"], r["metric"]): r["value"] for r in rows if r["subset"] == "all"}
+    cols = [
+        ("AUC", "auc"),
+        (f"pAUC<={max_fpr:g} (McClish)", "pauc_mcclish"),
+        (f"pAUC<={max_fpr:g} (/max_fpr)", "pauc_normalized"),
+        ("AP", "average_precision"),
+        ("TPR", "tpr"),
+        ("FPR", "fpr"),
+        ("event recall", "event_recall"),
+        ("precision", "detection_precision"),
+        ("alarms/day", "alarms_per_day"),
+        ("P@10", "precision_at_10"),
+    ]
+    lines = ["| method | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for m in METHODS:
+        lines.append(
+            f"| {m} | "
+            + " | ".join(f"{value.get((m, k), float('nan')):.3f}" for _, k in cols)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _figures(
+    results: dict, matches: dict, version: int, max_fpr: float, directory: Path
+) -> dict[str, bytes]:
+    directory.mkdir(parents=True, exist_ok=True)
+    small = {}
+    figs = {
+        "roc": roc_figure(results, max_fpr=max_fpr, title=f"model v{version}: window ROC"),
+        "per_class": per_class_figure(matches, title=f"model v{version}: event recall"),
+    }
+    for name, fig in figs.items():
+        fig.savefig(directory / f"{name}.png", dpi=100)
+        small[name] = png_bytes(fig, dpi=40)
+    return small
+
+
+def _log_to_mlflow(
+    resource: MlflowResource, run_id: str | None, rows: list[dict[str, Any]], figures_dir: Path
+) -> None:
+    """Metrics ``eval.<method>.<metric>[.<subset>]`` and the figures on the detector's run."""
+    if not run_id:
+        return
+    from mlflow.entities import Metric
+
+    client = resource.client()
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    metrics = [
+        Metric(_metric_name(r), float(r["value"]), now, 0) for r in rows if np.isfinite(r["value"])
+    ]
+    for i in range(0, len(metrics), 500):
+        client.log_batch(run_id, metrics=metrics[i : i + 500])
+    for name in FIGURES:
+        if (figures_dir / f"{name}.png").exists():
+            client.log_artifact(
+                run_id, str(figures_dir / f"{name}.png"), artifact_path="evaluation"
+            )
+
+
+def _metric_name(row: dict[str, Any]) -> str:
+    name = f"eval.{row['method']}.{row['metric']}"
+    return name if row["subset"] == "all" else f"{name}.{row['subset']}"
