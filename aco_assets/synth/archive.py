@@ -22,10 +22,10 @@ from aco_assets.hydrophone import (
     SAMPLE_RATE_HZ,
     SAMPLES_PER_RECORD,
     archive_path_for,
-    minimal_bits,
     write_file,
 )
 from aco_assets.synth.catalog import FAULT_CLASSES, write_catalog, write_manifest
+from aco_assets.synth.faults import fault_plan, inject
 from aco_assets.synth.render import PlacedEvent, render_file
 from aco_assets.synth.schedule import file_starts
 
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 SYNTH_VERSION = "1"
 PresetName = Literal["test", "demo", "full"]
 LAYOUT_B_FROM = dt.datetime(2016, 12, 1)
-_HEADER_BYTES = 36
 _COUNTER_EPOCH = dt.datetime(2015, 1, 1)
 
 
@@ -146,74 +145,6 @@ def _rows(rel: str, start_utc: dt.datetime, events: list[PlacedEvent]) -> list[d
     ]
 
 
-def _fault_row(label: str, rel: str, start_utc: dt.datetime, first: int, last: int) -> dict:
-    def at(sample: int) -> dt.datetime:
-        return start_utc + dt.timedelta(microseconds=round(sample * 1e6 / SAMPLE_RATE_HZ))
-
-    return dict(
-        kind="fault",
-        label=label,
-        start_utc=at(first),
-        end_utc=at(last),
-        f_low_hz=0.0,
-        f_high_hz=SAMPLE_RATE_HZ / 2,
-        snr_db=float("nan"),
-        file=rel,
-    )
-
-
-def _record_offsets(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Byte offset of every record header and each record's width, as ``write_file`` lays them."""
-    bits = np.maximum(16, minimal_bits(samples.reshape(-1, SAMPLES_PER_RECORD)))  # (R,)
-    sizes = _HEADER_BYTES + 512 * bits
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]]), bits
-
-
-def _inject(
-    fault: str,
-    path: Path,
-    samples: np.ndarray,
-    rows: list[dict],
-    rng: np.random.Generator,
-    rel: str,
-    start_utc: dt.datetime,
-) -> dict:
-    """Damage a written file in place; trim the rows of events it destroys; return the fault row."""
-    offsets, bits = _record_offsets(samples)
-    n_rec = bits.size
-    if fault == "missing_file":
-        path.unlink()
-        rows.clear()
-        return _fault_row(fault, rel, start_utc, 0, samples.size)
-    if fault == "corrupt_width":
-        r = int(rng.integers(1, n_rec - 1))
-        with open(path, "r+b") as f:
-            f.seek(int(offsets[r]) + 35)
-            f.write(b"\x00")
-        return _fault_row(
-            fault, rel, start_utc, r * SAMPLES_PER_RECORD, (r + 1) * SAMPLES_PER_RECORD
-        )
-    r = int(rng.integers(n_rec // 2, n_rec - 1))  # truncated_file: cut inside record r's payload
-    payload = int(rng.integers(1, 512 * int(bits[r])))
-    os.truncate(path, int(offsets[r]) + _HEADER_BYTES + payload)
-    cut = r * SAMPLES_PER_RECORD + payload * 8 // int(bits[r])
-    cut_utc = start_utc + dt.timedelta(microseconds=round(cut * 1e6 / SAMPLE_RATE_HZ))
-    rows[:] = [
-        dict(row, end_utc=min(row["end_utc"], cut_utc))
-        for row in rows
-        if row["start_utc"] < cut_utc
-    ]
-    return _fault_row(fault, rel, start_utc, cut, n_rec * SAMPLES_PER_RECORD)
-
-
-def _fault_plan(n_files: int, rng: np.random.Generator) -> dict[int, str]:
-    """File index -> fault: ``max(1, n_files // 60)`` of each kind on distinct files."""
-    per_kind = max(1, n_files // 60)
-    n = min(n_files, per_kind * len(FAULT_CLASSES))
-    chosen = rng.choice(n_files, size=n, replace=False)
-    return {int(i): FAULT_CLASSES[k % len(FAULT_CLASSES)] for k, i in enumerate(chosen)}
-
-
 def synthesize_file(
     nominal: dt.datetime, *, seed: int = 0, rate_scale: float = 1.0
 ) -> tuple[dt.datetime, np.ndarray, list[PlacedEvent], np.random.Generator]:
@@ -265,7 +196,7 @@ def _write_one(
     )
     rows = _rows(rel, start_utc, placed)
     if fault is not None:
-        rows.append(_inject(fault, path, samples, rows, rng, rel, start_utc))
+        rows.append(inject(fault, path, samples, rows, rng, rel, start_utc))
     return fault != "missing_file", rows
 
 
@@ -324,7 +255,7 @@ def write_archive(
     with_faults = spec.faults if faults is None else faults
     if with_faults and len(nominals) < len(FAULT_CLASSES):
         raise SynthError(f"faults need at least {len(FAULT_CLASSES)} files, got {len(nominals)}")
-    plan = _fault_plan(len(nominals), np.random.default_rng([seed, 0xFA17])) if with_faults else {}
+    plan = fault_plan(len(nominals), np.random.default_rng([seed, 0xFA17])) if with_faults else {}
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []

@@ -56,7 +56,7 @@ class EventRule:
 
 
 _ALL_YEAR: dict[int, float] = {}
-_TRAFFIC = {m: (0.5 if m in (6, 7, 8, 9) else 1.0) for m in range(1, 13)}
+_TRAFFIC = {m: (0.6 if m in (6, 7, 8, 9) else 1.0) for m in range(1, 13)}
 
 RULES: dict[str, EventRule] = {
     "humpback": EventRule(
@@ -75,7 +75,7 @@ RULES: dict[str, EventRule] = {
         (2.0, 3.5),
         (-5.0, 20.0),
     ),
-    "sperm_whale": EventRule(1.2, _ALL_YEAR, (10.0, 40.0), (-5.0, 20.0)),
+    "sperm_whale": EventRule(1.5, _ALL_YEAR, (10.0, 40.0), (-5.0, 20.0)),
     "ship": EventRule(1.0, _TRAFFIC, (90.0, 240.0), (-5.0, 15.0)),
     "rain": EventRule(
         0.3,
