@@ -1,0 +1,1 @@
+"""Experiments that prove the detector on data with known labels."""

@@ -1,0 +1,100 @@
+"""Saving and loading a fitted detector: state dict + JSON config + arrays, no pickled objects.
+
+Layout of a model directory::
+
+    config.json        detector config, train config, thresholds, combination statistics
+    model.pt           the module's state_dict (tensors only; loaded with weights_only=True)
+    gmm.npz            the GMM arrays
+    calibration.npz    calibration scores per score name
+    history.json       per-step training metrics
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ml.config import DetectorConfig, TrainConfig
+from ml.errors import ModelFileError
+from ml.gmm import GaussianMixture
+from ml.model import NPDetector
+
+if TYPE_CHECKING:
+    from ml.scoring import FittedDetector
+
+__all__ = ["save_detector", "load_detector", "FORMAT_VERSION"]
+
+logger = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+_FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
+
+
+def save_detector(fitted: FittedDetector, directory: str | Path) -> Path:
+    """Write ``fitted`` into ``directory`` (created if needed); returns the directory."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "detector_config": fitted.config.to_dict(),
+        "train_config": fitted.train.to_dict(),
+        "thresholds": fitted.thresholds,
+        "combine_stats": fitted.combine_stats,
+    }
+    (out / "config.json").write_text(json.dumps(meta, indent=2))
+    torch.save(fitted.model.state_dict(), out / "model.pt")
+    np.savez(out / "gmm.npz", **fitted.gmm.state_dict())
+    np.savez(out / "calibration.npz", **fitted.calibration_scores)
+    (out / "history.json").write_text(json.dumps(fitted.history))
+    logger.info("saved detector to %s", out)
+    return out
+
+
+def load_detector(directory: str | Path) -> FittedDetector:
+    """Rebuild a detector written by :func:`save_detector`.
+
+    Raises
+    ------
+    ModelFileError
+        If a file is missing, the format version is unknown, or the state dict does not fit
+        the saved configuration.
+    """
+    from ml.scoring import FittedDetector
+
+    src = Path(directory)
+    missing = [name for name in _FILES if not (src / name).is_file()]
+    if missing:
+        raise ModelFileError(f"model directory {src} lacks {missing}; was it written by save()?")
+    meta = json.loads((src / "config.json").read_text())
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{src / 'config.json'}: format_version {meta.get('format_version')!r}, "
+            f"this code reads {FORMAT_VERSION}"
+        )
+    model = NPDetector(DetectorConfig.from_dict(meta["detector_config"]))
+    state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelFileError(f"{src / 'model.pt'} does not match its config.json: {e}") from e
+    with np.load(src / "gmm.npz") as f:
+        gmm = GaussianMixture.from_state_dict({k: f[k] for k in f.files})
+    with np.load(src / "calibration.npz") as f:
+        calibration = {k: f[k] for k in f.files}
+    fitted = FittedDetector(
+        model,
+        gmm,
+        train=TrainConfig.from_dict(meta["train_config"]),
+        calibration_scores=calibration,
+        combine_stats=meta["combine_stats"],
+        history=json.loads((src / "history.json").read_text()),
+    )
+    if fitted.thresholds != meta["thresholds"]:
+        raise ModelFileError(
+            f"{src}: thresholds recomputed from calibration.npz differ from config"
+        )
+    return fitted

@@ -1,0 +1,134 @@
+"""The multi-head detector: encoder -> Gaussian bottleneck -> named decoder heads.
+
+Dimension letters: B batch, C channels, H height, W width, D latent, h hidden.
+
+Built by composition (nanoGPT style): one module holds the encoder, the bottleneck (``mu``,
+``logvar``, ``eta``) and an ``nn.ModuleDict`` of heads. The *generator* head is the VAE decoder;
+the *discriminator* head is trained with the Neyman-Pearson loss and its reconstruction error is
+the anomaly score (Koizumi et al. 2019, arXiv 1810.09133). Every parameter is registered
+normally, and optimizer groups come from ``named_parameters()`` (reference bug 1).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml.config import DetectorConfig
+from ml.errors import InputShapeError
+from ml.networks import build_decoder, build_encoder
+
+__all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase"]
+
+HeadName = Literal["generator", "discriminator"]
+Phase = Literal["phase1", "phase2"]
+
+
+class Bottleneck(nn.Module):
+    """Gaussian bottleneck: h (B, h) -> mu, logvar (B, D); z (B, D) -> eta(z) (B, h)."""
+
+    def __init__(self, h_dim: int, z_dim: int) -> None:
+        super().__init__()
+        self.mu = nn.Linear(h_dim, z_dim)
+        self.logvar = nn.Linear(h_dim, z_dim)
+        self.eta = nn.Sequential(nn.Linear(z_dim, h_dim), nn.LeakyReLU(0.2))
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mu(h), self.logvar(h).clamp(-12.0, 8.0)  # (B, D), (B, D)
+
+
+class NPDetector(nn.Module):
+    """Encoder, bottleneck and the generator / discriminator heads.
+
+    Inputs are raw arrays (B, C, H, W); the module standardises them with the buffers
+    ``input_mean`` / ``input_std`` (set by :meth:`set_normalisation` from general data and
+    saved with the state dict). Reconstructions and errors are in standardised units.
+    """
+
+    def __init__(self, config: DetectorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = build_encoder(config)
+        self.bottleneck = Bottleneck(config.h_dim, config.z_dim)
+        self.heads = nn.ModuleDict(
+            {"generator": build_decoder(config), "discriminator": build_decoder(config)}
+        )
+        self.register_buffer("input_mean", torch.zeros(config.input_shape))
+        self.register_buffer("input_std", torch.ones(config.input_shape))
+
+    # ------------------------------------------------------------ normalisation
+    def set_normalisation(self, x: np.ndarray) -> None:
+        """Set the standardisation buffers from general data ``x`` (N, C, H, W)."""
+        mode = self.config.normalise
+        xs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        check_input(xs, self.config.input_shape)
+        axes = {"feature": (0,), "row": (0, 3), "global": (0, 1, 2, 3)}.get(mode)
+        if axes is None:  # "none"
+            return
+        x64 = xs.double()
+        mean = x64.mean(dim=axes, keepdim=True)[0]  # broadcastable to (C, H, W)
+        std = x64.std(dim=axes, keepdim=True)[0]
+        floor = self.config.std_floor * float(x64.std())
+        std = std.clamp_min(max(floor, 1e-12))
+        self.input_mean.copy_(mean.float().expand(self.config.input_shape))
+        self.input_std.copy_(std.float().expand(self.config.input_shape))
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.input_mean) / self.input_std  # (B, C, H, W)
+
+    # ---------------------------------------------------------------- forward
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw x (B, C, H, W) -> mu, logvar (B, D)."""
+        return self.bottleneck(self.encoder(self.standardise(x)))
+
+    def decode(self, z: torch.Tensor, head: HeadName) -> torch.Tensor:
+        """Latent z (B, D) -> reconstruction (B, C, H, W) by the named head, through eta."""
+        return self.heads[head](self.bottleneck.eta(z))
+
+    def forward(
+        self, x: torch.Tensor, head: HeadName = "generator", *, sample: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x_hat (B, C, H, W) in standardised units, mu and logvar (B, D).
+
+        With ``sample=True`` the head decodes ``z = mu + exp(logvar / 2) * eps``; otherwise mu.
+        """
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
+        return self.decode(z, head), mu, logvar
+
+    def errors(self, x: torch.Tensor, head: HeadName = "discriminator") -> torch.Tensor:
+        """Per-sample mean squared reconstruction error with mu (B,), standardised units^2."""
+        x_hat, _, _ = self.forward(x, head, sample=False)
+        return (x_hat - self.standardise(x)).pow(2).flatten(1).mean(dim=1)  # (B,)
+
+    # ------------------------------------------------------- optimizer groups
+    def phase_parameters(self, phase: Phase) -> list[nn.Parameter]:
+        """Parameters updated in a phase, selected from ``named_parameters()``.
+
+        phase1 (VAE): encoder, whole bottleneck, generator. phase2 (NP): encoder, mu, eta and
+        the discriminator (``logvar`` is unused there).
+        """
+        prefixes = {
+            "phase1": ("encoder.", "bottleneck.", "heads.generator."),
+            "phase2": ("encoder.", "bottleneck.mu.", "bottleneck.eta.", "heads.discriminator."),
+        }[phase]
+        return [p for n, p in self.named_parameters() if n.startswith(prefixes)]
+
+
+def check_input(x: torch.Tensor | np.ndarray, input_shape: tuple[int, int, int]) -> None:
+    """Raise :class:`InputShapeError` unless ``x`` is (N, *input_shape) and finite."""
+    shape = tuple(x.shape)
+    if len(shape) != 4 or shape[1:] != tuple(input_shape):
+        raise InputShapeError(
+            f"expected inputs shaped (N, {', '.join(map(str, input_shape))}), got {shape}"
+        )
+    if shape[0] == 0:
+        raise InputShapeError("got an empty array (N = 0)")
+    finite = (
+        bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
+    )
+    if not finite:
+        raise InputShapeError(f"inputs shaped {shape} hold NaN or infinite values")
