@@ -135,8 +135,8 @@ def detector(
     context.log.info(f"training on {len(general)} general / {int((part == 0).sum())} typical windows")
     client = mlflow_resource.client()
     with mlflow.start_run(experiment_id=mlflow_resource.experiment_id(),
-                          run_name=f"detector-{context.run_id[:8]}",
-                          tags={"dagster_run_id": context.run_id}) as run:
+                          run_name=f"detector-{context.run.run_id[:8]}",
+                          tags={"dagster_run_id": context.run.run_id}) as run:
         mlflow.log_params({**{f"detector.{k}": v for k, v in det_cfg.to_dict().items()},
                            **{f"train.{k}": v for k, v in train_cfg.to_dict().items()},
                            "n_general": len(general), "n_typical_train": int((part == 0).sum()),
@@ -260,15 +260,28 @@ class _MetricLogger:
 
 
 def _log_figures(fitted, general: np.ndarray, typical: np.ndarray) -> dict[str, bytes]:
-    """Training figures to MLflow (full size) and small PNGs for the Dagster metadata."""
+    """Training figures to MLflow (full size) and small PNGs for the Dagster metadata.
+
+    "Simulated anomalies" shows both sources of phase 2: general windows whose latent is
+    unlikely under the typical GMM (the "real" source) and latents drawn below the typical
+    rho-quantile decoded by the generator (the "decoded" source).
+    """
     import mlflow
 
-    from ml import plots
+    from ml.plots import plot_image_grid, plot_latent_space, plot_loss_curves
+    from ml.scoring import generate_anomalies
 
+    sample = general[:4000]
+    mu = np.concatenate([fitted.latents(sample), fitted.latents(typical[:4000])])
+    labels = np.array(["general"] * len(sample) + ["typical"] * len(typical[:4000]))
+    unlikely = sample[np.argsort(-fitted.score(sample).gmm_nll)[:16]]
     figs = {
-        "losses": plots.loss_curves(fitted.history),
-        "latent_space": plots.latent_space(fitted, general[:4000], typical[:4000]),
-        "simulated_anomalies": plots.generated_anomalies(fitted, n=16),
+        "losses": plot_loss_curves(fitted.history),
+        "latent_space": plot_latent_space(mu, fitted.gmm, labels=labels),
+        "real_anomaly_candidates": plot_image_grid(
+            unlikely, title="general windows least likely under the typical GMM (band x time)"),
+        "decoded_anomalies": plot_image_grid(
+            generate_anomalies(fitted, 16), title="decoded latents below the typical rho-quantile"),
     }
     small = {}
     for name, fig in figs.items():

@@ -25,8 +25,11 @@ from aco_assets.layout import DataLayout
 from aco_assets.warehouse import Warehouse
 
 
-class ArchiveNotFoundError(FileNotFoundError):
-    """The configured archive root does not exist."""
+class ArchiveNotFoundError(dg.Failure):
+    """The configured archive root does not exist (a setting to fix: never retried)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description=description, allow_retries=False)
 
 
 class StorageResource(dg.ConfigurableResource):
