@@ -6,7 +6,6 @@ DC step, timing jump) keep their score but are flagged and never counted as acou
 so faults do not fill the review queue.
 """
 
-
 import datetime as dt
 import json
 
@@ -21,9 +20,9 @@ from aco_assets.figures import day_spectrogram, markdown_image, png_bytes
 from aco_assets.model_registry import LoadedDetector, load_champion
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
+from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.spectrograms import load_day_features, spectrograms
 from aco_assets.warehouse import Warehouse
-from aco_assets.resources import MlflowResource, StorageResource
 
 
 class AnomalyScoresConfig(dg.Config):
@@ -37,41 +36,59 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
                    {", ".join("w." + c for c in LEVEL_COLUMNS)},
                    EXISTS (SELECT 1 FROM quality_issues q WHERE q.day = w.day AND q.file = w.file
                            AND q.start_utc < w.window_end AND q.end_utc > w.window_start) AS quality_flag
-            FROM windows w WHERE w.day = ? ORDER BY w.window_index""", [day])
+            FROM windows w WHERE w.day = ? ORDER BY w.window_index""",
+        [day],
+    )
     n = windows.num_rows
     if n == 0:
         return pa.table({"day": pa.array([], pa.date32())})
     expected = FrontEndConfig.from_dict(model.reference["front_end"])
     sidecar = json.loads(features_path.with_suffix(".json").read_text())["front_end"]
     if FrontEndConfig.from_dict(sidecar) != expected:
-        raise ValueError(f"{features_path} was computed with another front end than model version "
-                         f"{model.version}: re-materialize spectrograms for {day} or retrain")
+        raise ValueError(
+            f"{features_path} was computed with another front end than model version "
+            f"{model.version}: re-materialize spectrograms for {day} or retrain"
+        )
     features = load_day_features(features_path, expected_rows=n)
     valid = np.asarray(windows["valid"].to_numpy(zero_copy_only=False), dtype=bool)
-    cols = {k: np.full(n, np.nan) for k in ("score", "tail_prob", "latent_nll", "np_error", "recon_error")}
+    cols = {
+        k: np.full(n, np.nan)
+        for k in ("score", "tail_prob", "latent_nll", "np_error", "recon_error")
+    }
     is_anomaly = np.zeros(n, dtype=bool)
     if valid.any():
         s = model.detector.score(np.asarray(features[valid], dtype=np.float32))
-        for key, values in (("score", s.score), ("tail_prob", s.tail_prob), ("latent_nll", s.gmm_nll),
-                            ("np_error", s.np_error), ("recon_error", s.recon_error)):
+        for key, values in (
+            ("score", s.score),
+            ("tail_prob", s.tail_prob),
+            ("latent_nll", s.gmm_nll),
+            ("np_error", s.np_error),
+            ("recon_error", s.recon_error),
+        ):
             cols[key][valid] = values
         is_anomaly[valid] = s.is_anomaly
-    quality = np.asarray(windows["quality_flag"].to_numpy(zero_copy_only=False), dtype=bool) | ~valid
-    levels = {c: np.asarray(windows[c].to_numpy(zero_copy_only=False), dtype=float) for c in LEVEL_COLUMNS}
+    quality = (
+        np.asarray(windows["quality_flag"].to_numpy(zero_copy_only=False), dtype=bool) | ~valid
+    )
+    levels = {
+        c: np.asarray(windows[c].to_numpy(zero_copy_only=False), dtype=float) for c in LEVEL_COLUMNS
+    }
     reference = model.reference.get("typical_levels_db")
     energy = energy_detector_scores(levels, reference=reference).score
-    return pa.table({
-        "day": [day] * n,
-        "window_index": windows["window_index"],
-        "window_start": windows["window_start"],
-        "window_end": windows["window_end"],
-        "file": windows["file"],
-        **{k: pa.array(v, from_pandas=True) for k, v in cols.items()},
-        "is_anomaly": is_anomaly & ~quality,
-        "energy_score": pa.array(energy, from_pandas=True),
-        "quality_flag": quality,
-        "model_version": [model.version] * n,
-    })
+    return pa.table(
+        {
+            "day": [day] * n,
+            "window_index": windows["window_index"],
+            "window_start": windows["window_start"],
+            "window_end": windows["window_end"],
+            "file": windows["file"],
+            **{k: pa.array(v, from_pandas=True) for k, v in cols.items()},
+            "is_anomaly": is_anomaly & ~quality,
+            "energy_score": pa.array(energy, from_pandas=True),
+            "quality_flag": quality,
+            "model_version": [model.version] * n,
+        }
+    )
 
 
 @dg.asset(
@@ -91,8 +108,9 @@ def anomaly_scores(
 ) -> dg.MaterializeResult:
     """Score every window of each day with the champion model; one transaction per day."""
     layout, warehouse = storage.layout(), storage.warehouse()
-    model = load_champion(mlflow_resource.client(), mlflow_resource.registered_model_name,
-                          cache_dir=layout.models_dir)
+    model = load_champion(
+        mlflow_resource.client(), mlflow_resource.registered_model_name, cache_dir=layout.models_dir
+    )
     context.log.info(f"scoring with model version {model.version}")
     n_windows = n_anomalous = 0
     last = None
@@ -104,19 +122,29 @@ def anomaly_scores(
             n_anomalous += int(np.sum(table["is_anomaly"].to_numpy(zero_copy_only=False)))
             last = (day, table)
     rate = n_anomalous / n_windows if n_windows else 0.0
-    metadata = {"model_version": model.version, "windows": n_windows, "anomalous_windows": n_anomalous,
-                "anomaly_rate": dg.MetadataValue.float(rate),
-                "threshold": dg.MetadataValue.float(float(model.detector.threshold))}
+    metadata = {
+        "model_version": model.version,
+        "windows": n_windows,
+        "anomalous_windows": n_anomalous,
+        "anomaly_rate": dg.MetadataValue.float(rate),
+        "threshold": dg.MetadataValue.float(float(model.detector.threshold)),
+    }
     if last is not None:
         metadata["day_scores"] = dg.MetadataValue.md(_picture(layout, model, *last))
     return dg.MaterializeResult(
         metadata=metadata,
-        check_results=[dg.AssetCheckResult(
-            check_name="anomaly_rate_in_band",
-            passed=n_windows == 0 or rate <= config.max_anomaly_rate,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"anomaly_rate": rate, "max": config.max_anomaly_rate, "rho": model.detector.rho},
-        )],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="anomaly_rate_in_band",
+                passed=n_windows == 0 or rate <= config.max_anomaly_rate,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "anomaly_rate": rate,
+                    "max": config.max_anomaly_rate,
+                    "rho": model.detector.rho,
+                },
+            )
+        ],
         data_version=dg.DataVersion(f"model-{model.version}"),
     )
 
@@ -127,7 +155,12 @@ def _picture(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> st
     levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
     starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")
     scores = np.asarray(table["score"].to_numpy(zero_copy_only=False), dtype=float)
-    fig = day_spectrogram(starts, levels, front_end.band_centers_hz, scores=scores,
-                          threshold=float(model.detector.threshold),
-                          title=f"{day}: band levels (dB) and scores, model v{model.version}")
+    fig = day_spectrogram(
+        starts,
+        levels,
+        front_end.band_centers_hz,
+        scores=scores,
+        threshold=float(model.detector.threshold),
+        title=f"{day}: band levels (dB) and scores, model v{model.version}",
+    )
     return markdown_image(png_bytes(fig), f"scores {day}")

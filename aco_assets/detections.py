@@ -5,7 +5,6 @@ An event starts at its first anomalous window and ends at its last; windows clos
 spectrum rises most above the typical median, and the model version.
 """
 
-
 import datetime as dt
 from dataclasses import dataclass
 
@@ -17,8 +16,8 @@ from aco_assets.anomaly_scores import anomaly_scores
 from aco_assets.features import FrontEnd, FrontEndConfig, band_label
 from aco_assets.model_registry import load_version
 from aco_assets.partitions import daily_partitions, partition_days
-from aco_assets.spectrograms import load_day_features
 from aco_assets.resources import MlflowResource, StorageResource
+from aco_assets.spectrograms import load_day_features
 
 
 class DetectionsConfig(dg.Config):
@@ -54,31 +53,52 @@ def merge_windows(
     return [Segment(int(idx[a]), int(idx[b])) for a, b in zip(firsts, lasts, strict=True)]
 
 
-def detections_of_day(day: dt.date, scores: pa.Table, features: np.ndarray, front_end: FrontEnd,
-                      typical_median_db: np.ndarray, *, max_gap_s: float) -> pa.Table:
+def detections_of_day(
+    day: dt.date,
+    scores: pa.Table,
+    features: np.ndarray,
+    front_end: FrontEnd,
+    typical_median_db: np.ndarray,
+    *,
+    max_gap_s: float,
+) -> pa.Table:
     """The ``detections`` rows of one day from its ``anomaly_scores`` rows (in window order)."""
-    start = np.asarray(scores["window_start"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
+    start = np.asarray(scores["window_start"].to_numpy(zero_copy_only=False)).astype(
+        "datetime64[us]"
+    )
     end = np.asarray(scores["window_end"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
-    score = np.nan_to_num(np.asarray(scores["score"].to_numpy(zero_copy_only=False), float), nan=-np.inf)
+    score = np.nan_to_num(
+        np.asarray(scores["score"].to_numpy(zero_copy_only=False), float), nan=-np.inf
+    )
     tail = np.asarray(scores["tail_prob"].to_numpy(zero_copy_only=False), float)
     flags = np.asarray(scores["is_anomaly"].to_numpy(zero_copy_only=False), bool)
     index = np.asarray(scores["window_index"].to_numpy(), np.int64)
     files, offsets = scores["file"].to_pylist(), scores["offset_s"].to_pylist()
     rows = []
-    for seg in merge_windows(start.astype(np.int64), end.astype(np.int64), flags, max_gap_s=max_gap_s):
+    for seg in merge_windows(
+        start.astype(np.int64), end.astype(np.int64), flags, max_gap_s=max_gap_s
+    ):
         span = np.arange(seg.first, seg.last + 1)
         span = span[flags[span]]
         peak = span[np.argmax(score[span])]
         deviation = np.asarray(features[index[span]], np.float32).mean(axis=0, keepdims=True)
         deviation -= typical_median_db[None, None, :, None]
         f_low, f_high = front_end.dominant_bands(deviation)[0]
-        rows.append({
-            "start_utc": start[seg.first].item(), "end_utc": end[seg.last].item(),
-            "peak_utc": start[peak].item(), "peak_score": float(score[peak]),
-            "peak_tail_prob": float(tail[peak]), "n_windows": int(span.size),
-            "band": band_label(f_low, f_high), "f_low_hz": float(f_low), "f_high_hz": float(f_high),
-            "file": files[seg.first], "offset_s": float(offsets[seg.first]),
-        })
+        rows.append(
+            {
+                "start_utc": start[seg.first].item(),
+                "end_utc": end[seg.last].item(),
+                "peak_utc": start[peak].item(),
+                "peak_score": float(score[peak]),
+                "peak_tail_prob": float(tail[peak]),
+                "n_windows": int(span.size),
+                "band": band_label(f_low, f_high),
+                "f_low_hz": float(f_low),
+                "f_high_hz": float(f_high),
+                "file": files[seg.first],
+                "offset_s": float(offsets[seg.first]),
+            }
+        )
     rows.sort(key=lambda r: -r["peak_score"])
     for rank, row in enumerate(rows, start=1):
         row.update(day=day, rank_in_day=rank, detection_id=f"{day:%Y%m%d}-{rank:04d}")
@@ -108,36 +128,56 @@ def detections(
     for day in partition_days(context):
         scores = warehouse.query(
             "SELECT s.*, w.offset_s FROM anomaly_scores s JOIN windows w USING (day, window_index) "
-            "WHERE s.day = ? ORDER BY s.window_start", [day])
+            "WHERE s.day = ? ORDER BY s.window_start",
+            [day],
+        )
         table = pa.table({"day": pa.array([], pa.date32())})
         if scores.num_rows:
             version = int(scores["model_version"][0].as_py())
             if version not in models:
-                models[version] = load_version(client, mlflow_resource.registered_model_name, version,
-                                               cache_dir=layout.models_dir)
+                models[version] = load_version(
+                    client,
+                    mlflow_resource.registered_model_name,
+                    version,
+                    cache_dir=layout.models_dir,
+                )
             model = models[version]
             front_end = FrontEnd(FrontEndConfig.from_dict(model.reference["front_end"]))
             table = detections_of_day(
-                day, scores, load_day_features(layout.features_path(day)), front_end,
-                np.asarray(model.reference["typical_median_db"]), max_gap_s=config.max_gap_s)
+                day,
+                scores,
+                load_day_features(layout.features_path(day)),
+                front_end,
+                np.asarray(model.reference["typical_median_db"]),
+                max_gap_s=config.max_gap_s,
+            )
             if table.num_rows:
-                table = table.append_column("model_version", pa.array([version] * table.num_rows, pa.int32()))
+                table = table.append_column(
+                    "model_version", pa.array([version] * table.num_rows, pa.int32())
+                )
         warehouse.replace_rows("detections", table, where="day = ?", params=[day])
         per_day[str(day)] = table.num_rows
         top += table.slice(0, 3).to_pylist() if table.num_rows else []
     top.sort(key=lambda r: -r["peak_score"])
-    return dg.MaterializeResult(metadata={
-        "detections": sum(per_day.values()),
-        "per_day": dg.MetadataValue.json(per_day),
-        "model_versions": dg.MetadataValue.json(sorted(models)),
-        "top": dg.MetadataValue.md(_top_md(top[:10])),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "detections": sum(per_day.values()),
+            "per_day": dg.MetadataValue.json(per_day),
+            "model_versions": dg.MetadataValue.json(sorted(models)),
+            "top": dg.MetadataValue.md(_top_md(top[:10])),
+        }
+    )
 
 
 def _top_md(rows: list[dict]) -> str:
-    lines = ["| detection | start (UTC) | s | band | peak score | tail prob |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| detection | start (UTC) | s | band | peak score | tail prob |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         length = (r["end_utc"] - r["start_utc"]).total_seconds()
-        lines.append(f"| {r['detection_id']} | {r['start_utc']:%Y-%m-%d %H:%M:%S} | {length:.0f} | "
-                     f"{r['band']} | {r['peak_score']:.3g} | {r['peak_tail_prob']:.3g} |")
+        lines.append(
+            f"| {r['detection_id']} | {r['start_utc']:%Y-%m-%d %H:%M:%S} | {length:.0f} | "
+            f"{r['band']} | {r['peak_score']:.3g} | {r['peak_tail_prob']:.3g} |"
+        )
     return "\n".join(lines)

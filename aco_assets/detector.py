@@ -8,7 +8,6 @@ MLflow run and a new registered version; the ``champion`` alias moves to it only
 pass.
 """
 
-
 import datetime as dt
 import json
 import tempfile
@@ -26,10 +25,10 @@ from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
 from aco_assets.model_registry import log_detector, set_champion
 from aco_assets.processing import LEVEL_COLUMNS
+from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.spectrograms import load_day_features
 from aco_assets.typical_windows import typical_windows
 from aco_assets.warehouse import Warehouse
-from aco_assets.resources import MlflowResource, StorageResource
 
 
 class DetectorTrainingConfig(dg.Config):
@@ -53,12 +52,25 @@ class DetectorTrainingConfig(dg.Config):
     def ml_configs(self, input_shape: tuple[int, int, int]):
         from ml import DetectorConfig, TrainConfig
 
-        detector = DetectorConfig(input_shape=input_shape, z_dim=self.z_dim,
-                                  n_components=self.n_components, score=self.score)
-        overrides = {k: v for k, v in {"phase1_steps": self.phase1_steps, "phase2_steps": self.phase2_steps,
-                                      "eras": self.eras}.items() if v is not None}
+        detector = DetectorConfig(
+            input_shape=input_shape,
+            z_dim=self.z_dim,
+            n_components=self.n_components,
+            score=self.score,
+        )
+        overrides = {
+            k: v
+            for k, v in {
+                "phase1_steps": self.phase1_steps,
+                "phase2_steps": self.phase2_steps,
+                "eras": self.eras,
+            }.items()
+            if v is not None
+        }
         preset = TrainConfig.quick if self.schedule == "quick" else TrainConfig.default
-        train = preset(rho=self.rho, anomaly_source=self.anomaly_source, seed=self.seed, **overrides)
+        train = preset(
+            rho=self.rho, anomaly_source=self.anomaly_source, seed=self.seed, **overrides
+        )
         return detector, train
 
 
@@ -66,8 +78,10 @@ def gather_features(layout: DataLayout, warehouse: Warehouse, rows: pa.Table) ->
     """Features (N, 1, F, T) float32 of the (day, window_index) rows, in the rows' order."""
     days = np.array(rows["day"].to_pylist())
     index = np.asarray(rows["window_index"].to_numpy(), dtype=np.int64)
-    counts = {r["day"]: r["n"] for r in warehouse.query(
-        "SELECT day, count(*) AS n FROM windows GROUP BY day").to_pylist()}
+    counts = {
+        r["day"]: r["n"]
+        for r in warehouse.query("SELECT day, count(*) AS n FROM windows GROUP BY day").to_pylist()
+    }
     out: np.ndarray | None = None
     for day in sorted(set(days.tolist())):
         feats = load_day_features(layout.features_path(day), expected_rows=counts.get(day, 0))
@@ -81,8 +95,12 @@ def gather_features(layout: DataLayout, warehouse: Warehouse, rows: pa.Table) ->
 
 
 def split_by_block(
-    files: Iterable[str], offsets_s: Iterable[float], shares: tuple[float, float], seed: int,
-    *, block_s: float = 60.0,
+    files: Iterable[str],
+    offsets_s: Iterable[float],
+    shares: tuple[float, float],
+    seed: int,
+    *,
+    block_s: float = 60.0,
 ) -> np.ndarray:
     """Assign each row to 0 = train, 1 = calibration, 2 = held-out, a block of time at a time.
 
@@ -91,17 +109,21 @@ def split_by_block(
     (train at least two) when there are four blocks or more.
     """
     files, offsets = np.asarray(list(files)), np.asarray(list(offsets_s), dtype=float)
-    keys = np.char.add(np.char.add(files.astype(str), "#"), (offsets // block_s).astype(int).astype(str))
+    keys = np.char.add(
+        np.char.add(files.astype(str), "#"), (offsets // block_s).astype(int).astype(str)
+    )
     unique, group = np.unique(keys, return_inverse=True)
     if len(unique) < 4:
-        raise ValueError(f"typical windows span only {len(unique)} blocks of {block_s:g} s: "
-                         "too few to train, calibrate and check a detector; widen the selection")
+        raise ValueError(
+            f"typical windows span only {len(unique)} blocks of {block_s:g} s: "
+            "too few to train, calibrate and check a detector; widen the selection"
+        )
     order = np.random.default_rng(seed).permutation(len(unique))
     n_cal = max(1, round(shares[0] * len(unique)))
     n_held = max(1, min(round(shares[1] * len(unique)), len(unique) - n_cal - 2))
     part = np.zeros(len(unique), dtype=np.int8)
     part[order[:n_cal]] = 1
-    part[order[n_cal:n_cal + n_held]] = 2
+    part[order[n_cal : n_cal + n_held]] = 2
     return part[group]
 
 
@@ -126,42 +148,77 @@ def detector(
 
     layout, warehouse = storage.layout(), storage.warehouse()
     general_rows, typical_rows = _training_rows(warehouse, config)
-    part = split_by_block(typical_rows["file"].to_pylist(), typical_rows["offset_s"].to_pylist(),
-                          (config.calibration_share, config.heldout_share), config.seed)
+    part = split_by_block(
+        typical_rows["file"].to_pylist(),
+        typical_rows["offset_s"].to_pylist(),
+        (config.calibration_share, config.heldout_share),
+        config.seed,
+    )
     general = gather_features(layout, warehouse, general_rows)
     typical = gather_features(layout, warehouse, typical_rows)
     front_end = _front_end_of(layout, general_rows)
     det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]))
-    context.log.info(f"training on {len(general)} general / {int((part == 0).sum())} typical windows")
+    context.log.info(
+        f"training on {len(general)} general / {int((part == 0).sum())} typical windows"
+    )
     client = mlflow_resource.client()
-    with mlflow.start_run(experiment_id=mlflow_resource.experiment_id(),
-                          run_name=f"detector-{context.run.run_id[:8]}",
-                          tags={"dagster_run_id": context.run.run_id}) as run:
-        mlflow.log_params({**{f"detector.{k}": v for k, v in det_cfg.to_dict().items()},
-                           **{f"train.{k}": v for k, v in train_cfg.to_dict().items()},
-                           "n_general": len(general), "n_typical_train": int((part == 0).sum()),
-                           "n_calibration": int((part == 1).sum()), "n_heldout": int((part == 2).sum())})
+    with mlflow.start_run(
+        experiment_id=mlflow_resource.experiment_id(),
+        run_name=f"detector-{context.run.run_id[:8]}",
+        tags={"dagster_run_id": context.run.run_id},
+    ) as run:
+        mlflow.log_params(
+            {
+                **{f"detector.{k}": v for k, v in det_cfg.to_dict().items()},
+                **{f"train.{k}": v for k, v in train_cfg.to_dict().items()},
+                "n_general": len(general),
+                "n_typical_train": int((part == 0).sum()),
+                "n_calibration": int((part == 1).sum()),
+                "n_heldout": int((part == 2).sum()),
+            }
+        )
         logger = _MetricLogger(context)
-        fitted = fit_detector(general, typical[part == 0], config=det_cfg, train=train_cfg,
-                              calibration=typical[part == 1], callback=logger)
+        fitted = fit_detector(
+            general,
+            typical[part == 0],
+            config=det_cfg,
+            train=train_cfg,
+            calibration=typical[part == 1],
+            callback=logger,
+        )
         logger.flush()
         heldout = fitted.score(typical[part == 2])
         heldout_fpr = float(heldout.is_anomaly.mean())
         checks = _checks(fitted, heldout_fpr, int((part == 2).sum()), config)
-        mlflow.log_metrics({"threshold": fitted.threshold, "calibration_fpr": fitted.realised_calibration_fpr,
-                            "heldout_fpr": heldout_fpr})
+        mlflow.log_metrics(
+            {
+                "threshold": fitted.threshold,
+                "calibration_fpr": fitted.realised_calibration_fpr,
+                "heldout_fpr": heldout_fpr,
+            }
+        )
         figures = _log_figures(fitted, general, typical[part == 0])
-        reference = _reference(typical[part == 0], typical_rows.filter(pa.array(part == 0)), front_end)
+        reference = _reference(
+            typical[part == 0], typical_rows.filter(pa.array(part == 0)), front_end
+        )
         with tempfile.TemporaryDirectory() as tmp:
-            version = log_detector(fitted, reference, work_dir=Path(tmp),
-                                   registered_model_name=mlflow_resource.registered_model_name)
+            version = log_detector(
+                fitted,
+                reference,
+                work_dir=Path(tmp),
+                registered_model_name=mlflow_resource.registered_model_name,
+            )
         passed = checks.passed
         if passed:
             set_champion(client, mlflow_resource.registered_model_name, version)
         mlflow.set_tags({"model_version": version, "champion": passed})
-    _record_version(warehouse, version, run.info.run_id, fitted, heldout_fpr, len(general), len(typical), passed)
-    context.log.info(f"model version {version}: threshold {fitted.threshold:.4g}, held-out FPR "
-                     f"{heldout_fpr:.3f} (rho {fitted.rho}); champion: {passed}")
+    _record_version(
+        warehouse, version, run.info.run_id, fitted, heldout_fpr, len(general), len(typical), passed
+    )
+    context.log.info(
+        f"model version {version}: threshold {fitted.threshold:.4g}, held-out FPR "
+        f"{heldout_fpr:.3f} (rho {fitted.rho}); champion: {passed}"
+    )
     return dg.MaterializeResult(
         metadata={
             "model_version": version,
@@ -173,23 +230,32 @@ def detector(
             "heldout_fpr": dg.MetadataValue.float(heldout_fpr),
             "n_general": len(general),
             "n_typical": len(typical),
-            "figures": dg.MetadataValue.md("\n\n".join(markdown_image(p, n) for n, p in figures.items())),
+            "figures": dg.MetadataValue.md(
+                "\n\n".join(markdown_image(p, n) for n, p in figures.items())
+            ),
         },
         check_results=[checks],
         data_version=dg.DataVersion(str(version)),
     )
 
 
-def _training_rows(warehouse: Warehouse, config: DetectorTrainingConfig) -> tuple[pa.Table, pa.Table]:
+def _training_rows(
+    warehouse: Warehouse, config: DetectorTrainingConfig
+) -> tuple[pa.Table, pa.Table]:
     typical = warehouse.query(
         f"SELECT t.day, t.window_index, w.file, w.offset_s, {', '.join('w.' + c for c in LEVEL_COLUMNS)} "
         "FROM typical_windows t JOIN windows w USING (day, window_index) "
-        "ORDER BY t.day, t.window_index")
+        "ORDER BY t.day, t.window_index"
+    )
     general = warehouse.query(
-        "SELECT day, window_index, file FROM windows WHERE valid ORDER BY day, window_index")
+        "SELECT day, window_index, file FROM windows WHERE valid ORDER BY day, window_index"
+    )
     if general.num_rows > config.max_general_windows:
-        keep = np.sort(np.random.default_rng(config.seed).choice(
-            general.num_rows, config.max_general_windows, replace=False))
+        keep = np.sort(
+            np.random.default_rng(config.seed).choice(
+                general.num_rows, config.max_general_windows, replace=False
+            )
+        )
         general = general.take(pa.array(keep))
     if typical.num_rows == 0:
         raise ValueError("typical_windows is empty: materialize it (and check its selection rules)")
@@ -207,8 +273,9 @@ def _reference(typical: np.ndarray, rows: pa.Table, front_end: FrontEndConfig) -
     return {
         "typical_median_db": np.median(typical[:, 0], axis=(0, 2)).tolist(),  # (F,)
         # the energy detector's noise floor: median band level of the typical windows, dB
-        "typical_levels_db": {c: [float(np.nanmedian(rows[c].to_numpy(zero_copy_only=False)))]
-                              for c in LEVEL_COLUMNS},
+        "typical_levels_db": {
+            c: [float(np.nanmedian(rows[c].to_numpy(zero_copy_only=False)))] for c in LEVEL_COLUMNS
+        },
         "front_end": front_end.to_dict(),
         "n_typical": len(typical),
         "level_columns": list(LEVEL_COLUMNS),
@@ -216,7 +283,9 @@ def _reference(typical: np.ndarray, rows: pa.Table, front_end: FrontEndConfig) -
     }
 
 
-def _checks(fitted, heldout_fpr: float, n_heldout: int, config: DetectorTrainingConfig) -> dg.AssetCheckResult:
+def _checks(
+    fitted, heldout_fpr: float, n_heldout: int, config: DetectorTrainingConfig
+) -> dg.AssetCheckResult:
     sigma = float(np.sqrt(fitted.rho * (1 - fitted.rho) / max(n_heldout, 1)))
     allowed = config.fpr_tolerance + 2 * sigma
     finite = bool(np.isfinite(fitted.threshold))
@@ -224,9 +293,13 @@ def _checks(fitted, heldout_fpr: float, n_heldout: int, config: DetectorTraining
     return dg.AssetCheckResult(
         check_name="threshold_is_sane",
         passed=finite and near,
-        metadata={"threshold": float(fitted.threshold) if finite else str(fitted.threshold),
-                  "heldout_fpr": heldout_fpr, "rho": fitted.rho, "allowed_deviation": allowed,
-                  "n_heldout": n_heldout},
+        metadata={
+            "threshold": float(fitted.threshold) if finite else str(fitted.threshold),
+            "heldout_fpr": heldout_fpr,
+            "rho": fitted.rho,
+            "allowed_deviation": allowed,
+            "n_heldout": n_heldout,
+        },
     )
 
 
@@ -241,8 +314,9 @@ class _MetricLogger:
             self.context.log.info(f"training: {phase} at step {step}: {metrics}")
             self.last_phase = phase
         if step % self.every == 0 or phase == "gmm":
-            self.pending.append(({f"{phase}.{k}": float(v) for k, v in metrics.items()
-                                  if np.isfinite(v)}, step))
+            self.pending.append(
+                ({f"{phase}.{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}, step)
+            )
         if len(self.pending) >= 50:
             self.flush()
 
@@ -254,7 +328,9 @@ class _MetricLogger:
         if run is None or not self.pending:
             return
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for values, step in self.pending for k, v in values.items()]
+        metrics = [
+            Metric(k, v, now, step) for values, step in self.pending for k, v in values.items()
+        ]
         mlflow.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
         self.pending = []
 
@@ -279,9 +355,11 @@ def _log_figures(fitted, general: np.ndarray, typical: np.ndarray) -> dict[str, 
         "losses": plot_loss_curves(fitted.history),
         "latent_space": plot_latent_space(mu, fitted.gmm, labels=labels),
         "real_anomaly_candidates": plot_image_grid(
-            unlikely, title="general windows least likely under the typical GMM (band x time)"),
+            unlikely, title="general windows least likely under the typical GMM (band x time)"
+        ),
         "decoded_anomalies": plot_image_grid(
-            generate_anomalies(fitted, 16), title="decoded latents below the typical rho-quantile"),
+            generate_anomalies(fitted, 16), title="decoded latents below the typical rho-quantile"
+        ),
     }
     small = {}
     for name, fig in figs.items():
@@ -290,14 +368,31 @@ def _log_figures(fitted, general: np.ndarray, typical: np.ndarray) -> dict[str, 
     return small
 
 
-def _record_version(warehouse: Warehouse, version: int, run_id: str, fitted, heldout_fpr: float,
-                    n_general: int, n_typical: int, champion: bool) -> None:
-    row = {"model_version": version, "run_id": run_id,
-           "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "score_name": fitted.score_name,
-           "rho": fitted.rho, "threshold": float(fitted.threshold),
-           "calibration_fpr": fitted.realised_calibration_fpr, "heldout_fpr": heldout_fpr,
-           "n_general": n_general, "n_typical": n_typical, "is_champion": champion,
-           "checks_passed": champion, "model_dir": f"models:/aco-detector/{version}"}
+def _record_version(
+    warehouse: Warehouse,
+    version: int,
+    run_id: str,
+    fitted,
+    heldout_fpr: float,
+    n_general: int,
+    n_typical: int,
+    champion: bool,
+) -> None:
+    row = {
+        "model_version": version,
+        "run_id": run_id,
+        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "score_name": fitted.score_name,
+        "rho": fitted.rho,
+        "threshold": float(fitted.threshold),
+        "calibration_fpr": fitted.realised_calibration_fpr,
+        "heldout_fpr": heldout_fpr,
+        "n_general": n_general,
+        "n_typical": n_typical,
+        "is_champion": champion,
+        "checks_passed": champion,
+        "model_dir": f"models:/aco-detector/{version}",
+    }
     with warehouse.transaction() as con:
         if champion:
             con.execute("UPDATE model_versions SET is_champion = false")

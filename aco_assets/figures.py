@@ -52,7 +52,11 @@ def day_spectrogram(
     """
     rows = 2 if scores is not None else 1
     fig, axes = plt.subplots(
-        rows, 1, figsize=(8, 2.6 * rows), sharex=True, squeeze=False,
+        rows,
+        1,
+        figsize=(8, 2.6 * rows),
+        sharex=True,
+        squeeze=False,
         gridspec_kw={"height_ratios": [2, 1][:rows]},
     )
     order = np.argsort(window_start)
@@ -63,7 +67,13 @@ def day_spectrogram(
     ax.scatter(
         np.repeat(t[None, :], levels.shape[0], axis=0).ravel(),
         np.repeat(band_centers_hz[:, None], levels.shape[1], axis=1).ravel(),
-        c=levels.ravel(), s=6, marker="s", cmap="viridis", vmin=lo, vmax=hi, linewidths=0,
+        c=levels.ravel(),
+        s=6,
+        marker="s",
+        cmap="viridis",
+        vmin=lo,
+        vmax=hi,
+        linewidths=0,
     )
     ax.set_yscale("log")
     ax.set_ylabel("Hz")

@@ -35,7 +35,10 @@ class DataLayout:
 
     @classmethod
     def resolve(
-        cls, *, data_dir: str | os.PathLike | None = None, archive_root: str | os.PathLike | None = None
+        cls,
+        *,
+        data_dir: str | os.PathLike | None = None,
+        archive_root: str | os.PathLike | None = None,
     ) -> DataLayout:
         """Resolve the layout from arguments, then ``ACO_DATA_DIR`` / ``ACO_ARCHIVE_ROOT``, then defaults."""
         data = Path(data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR).expanduser()

@@ -94,8 +94,11 @@ def load_version(client: Any, name: str, version: int, *, cache_dir: Path) -> Lo
         tmp = cache_dir / f".v{version}.download"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=str(tmp)))
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(tmp)
+            )
+        )
         found = next(local.rglob(REFERENCE_FILE), None)
         if found is None:
             raise FileNotFoundError(f"model version {name}/{version} has no {REFERENCE_FILE}")

@@ -64,8 +64,14 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
     except (AcoFormatError, OSError) as e:
         logger.warning("%s: unreadable: %s", rel, e)
         return {
-            "path": rel, "header_start": None, "duration_s": 0.0, "n_records": 0,
-            "n_samples": 0, "n_missing_samples": 0, "widths": "", "n_faults": 1,
+            "path": rel,
+            "header_start": None,
+            "duration_s": 0.0,
+            "n_records": 0,
+            "n_samples": 0,
+            "n_missing_samples": 0,
+            "widths": "",
+            "n_faults": 1,
             "faults": json.dumps([{"kind": type(e).__name__, "record": None, "message": str(e)}]),
             "status": "unreadable",
         }
@@ -126,16 +132,30 @@ def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
     for column, band in LEVEL_COLUMNS.items():
         rows[column] = np.asarray(out.levels[band], dtype=float).tolist()
     issues = [
-        {"file": rel, "kind": i.kind, "start_utc": _utc(i.start_utc), "end_utc": _utc(i.end_utc),
-         "detail": i.detail}
+        {
+            "file": rel,
+            "kind": i.kind,
+            "start_utc": _utc(i.start_utc),
+            "end_utc": _utc(i.end_utc),
+            "detail": i.detail,
+        }
         for i in find_quality_issues(
-            raw.samples, raw.valid, start_utc=_utc(raw.start_utc),
-            sample_rate_hz=raw.sample_rate_hz, bits=raw.bits, record_times_utc=raw.record_times_utc,
+            raw.samples,
+            raw.valid,
+            start_utc=_utc(raw.start_utc),
+            sample_rate_hz=raw.sample_rate_hz,
+            bits=raw.bits,
+            record_times_utc=raw.record_times_utc,
         )
     ]
     issues += [
-        {"file": rel, "kind": f.kind, "start_utc": None, "end_utc": None,
-         "detail": f"record {f.record}: {f.message}"}
+        {
+            "file": rel,
+            "kind": f.kind,
+            "start_utc": None,
+            "end_utc": None,
+            "detail": f"record {f.record}: {f.message}",
+        }
         for f in raw.faults
     ]
     return FileWindows(file=rel, features=out.features, rows=rows, issues=issues)

@@ -1,6 +1,5 @@
 """``raw_files``: one row per archive file of the day, and the day's coverage."""
 
-
 import datetime as dt
 import json
 
@@ -20,7 +19,10 @@ class RawFilesConfig(dg.Config):
 
 def day_coverage(day: dt.date, nominal_starts: list[dt.datetime], rows: list[dict]) -> dict:
     """The coverage row of a day: expected 288 files, found, missing, faulty, unreadable."""
-    expected = [dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=5 * i) for i in range(FILES_PER_DAY)]
+    expected = [
+        dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=5 * i)
+        for i in range(FILES_PER_DAY)
+    ]
     present = set(nominal_starts)
     samples = sum(r["n_samples"] for r in rows)
     decoded = samples - sum(r["n_missing_samples"] for r in rows)
@@ -54,24 +56,36 @@ def raw_files(
     archive, warehouse = storage.archive(), storage.warehouse()
     days = partition_days(context)
     listing = {
-        day: archive.files(dt.datetime.combine(day, dt.time()), dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1))
+        day: archive.files(
+            dt.datetime.combine(day, dt.time()),
+            dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1),
+        )
         for day in days
     }
     items = [(day, f) for day in days for f in listing[day]]
     context.log.info(f"{len(items)} files over {len(days)} day(s)")
     rows_of: dict[dt.date, list[dict]] = {day: [] for day in days}
     for (day, f), row in zip(
-        items, map_files(inventory_file, [f.path for _, f in items], archive.root, workers=config.workers,
-                         on_done=progress_logger(context, "decoded files")), strict=True,
+        items,
+        map_files(
+            inventory_file,
+            [f.path for _, f in items],
+            archive.root,
+            workers=config.workers,
+            on_done=progress_logger(context, "decoded files"),
+        ),
+        strict=True,
     ):
         rows_of[day].append({"day": day, "nominal_start": f.nominal_start_utc, **row})
     coverage = []
     for day in days:
         cov = day_coverage(day, [f.nominal_start_utc for f in listing[day]], rows_of[day])
-        warehouse.replace_many([
-            ("raw_files", _table(rows_of[day]), "day = ?", [day]),
-            ("coverage", pa.Table.from_pylist([cov]), "day = ?", [day]),
-        ])
+        warehouse.replace_many(
+            [
+                ("raw_files", _table(rows_of[day]), "day = ?", [day]),
+                ("coverage", pa.Table.from_pylist([cov]), "day = ?", [day]),
+            ]
+        )
         coverage.append(cov)
     found = sum(c["found"] for c in coverage)
     return dg.MaterializeResult(
@@ -85,7 +99,7 @@ def raw_files(
             "decodable_share": dg.MetadataValue.float(_mean_share(coverage)),
             "coverage": dg.MetadataValue.md(_coverage_md(coverage)),
             "duckdb": dg.MetadataValue.path(str(storage.layout().duckdb_path)),
-        }
+        },
     )
 
 
@@ -99,14 +113,18 @@ def _mean_share(coverage: list[dict]) -> float:
 
 
 def _coverage_md(coverage: list[dict], limit: int = 31) -> str:
-    lines = ["| day | found | missing | faulty | unreadable | decodable |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| day | found | missing | faulty | unreadable | decodable |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in coverage[:limit]:
         share = "-" if c["decodable_share"] is None else f"{c['decodable_share']:.4f}"
-        lines.append(f"| {c['day']} | {c['found']} | {c['missing']} | {c['faulty']} | {c['unreadable']} | {share} |")
+        lines.append(
+            f"| {c['day']} | {c['found']} | {c['missing']} | {c['faulty']} | {c['unreadable']} | {share} |"
+        )
     if len(coverage) > limit:
         lines.append(f"| ... {len(coverage) - limit} more days | | | | | |")
     return "\n".join(lines)
-
 
 
 def files_are_decodable(coverage: list[dict], *, min_share: float = 0.95) -> dg.AssetCheckResult:
@@ -119,6 +137,9 @@ def files_are_decodable(coverage: list[dict], *, min_share: float = 0.95) -> dg.
         metadata={
             "min_share": min_share,
             "days_below": len(bad),
-            "worst_days": ", ".join(f"{c['day']} ({c['decodable_share'] or 0:.3f})" for c in bad[:5]) or "none",
+            "worst_days": ", ".join(
+                f"{c['day']} ({c['decodable_share'] or 0:.3f})" for c in bad[:5]
+            )
+            or "none",
         },
     )

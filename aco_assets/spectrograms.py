@@ -5,7 +5,6 @@ row i = ``window_index`` i) with a JSON sidecar holding the front-end config, an
 ``windows`` row per analysis window (plus the day's ``quality_issues``) in one transaction.
 """
 
-
 import datetime as dt
 import json
 import os
@@ -35,7 +34,9 @@ def save_day_features(path: Path, features: np.ndarray, front_end: FrontEndConfi
     np.save(tmp, features)
     os.replace(tmp, path)
     sidecar = path.with_suffix(".json")
-    sidecar.with_suffix(".tmp").write_text(json.dumps({"front_end": front_end.to_dict(), "n_windows": len(features)}))
+    sidecar.with_suffix(".tmp").write_text(
+        json.dumps({"front_end": front_end.to_dict(), "n_windows": len(features)})
+    )
     os.replace(sidecar.with_suffix(".tmp"), sidecar)
 
 
@@ -58,11 +59,27 @@ def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, p
         for key, values in r.rows.items():
             columns.setdefault(key, []).extend(values)
     n = sum(r.n_windows for r in results)
-    windows = pa.table({"day": [day] * n, "window_index": list(range(n)), **columns}) if n else pa.table({"day": pa.array([], pa.date32())})
+    windows = (
+        pa.table({"day": [day] * n, "window_index": list(range(n)), **columns})
+        if n
+        else pa.table({"day": pa.array([], pa.date32())})
+    )
     issues = [{"day": day, **i} for r in results for i in r.issues]
-    issues += [{"day": day, "file": r.file, "kind": "unreadable", "start_utc": None, "end_utc": None, "detail": r.error}
-               for r in results if r.error]
-    issues_table = pa.Table.from_pylist(issues) if issues else pa.table({"day": pa.array([], pa.date32())})
+    issues += [
+        {
+            "day": day,
+            "file": r.file,
+            "kind": "unreadable",
+            "start_utc": None,
+            "end_utc": None,
+            "detail": r.error,
+        }
+        for r in results
+        if r.error
+    ]
+    issues_table = (
+        pa.Table.from_pylist(issues) if issues else pa.table({"day": pa.array([], pa.date32())})
+    )
     features = np.concatenate([r.features for r in results]) if results else None
     return features, windows, issues_table
 
@@ -85,11 +102,23 @@ def spectrograms(
     archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
     front_end = FrontEnd(FrontEndConfig(window_s=config.window_s))
     days = partition_days(context)
-    items = [(day, f.path) for day in days for f in archive.files(
-        dt.datetime.combine(day, dt.time()), dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1))]
+    items = [
+        (day, f.path)
+        for day in days
+        for f in archive.files(
+            dt.datetime.combine(day, dt.time()),
+            dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1),
+        )
+    ]
     results_of: dict[dt.date, list[FileWindows]] = {day: [] for day in days}
-    done = map_files(file_windows, [p for _, p in items], archive.root, front_end.config,
-                     workers=config.workers, on_done=progress_logger(context, "features of files"))
+    done = map_files(
+        file_windows,
+        [p for _, p in items],
+        archive.root,
+        front_end.config,
+        workers=config.workers,
+        on_done=progress_logger(context, "features of files"),
+    )
     for (day, _), result in zip(items, done, strict=True):
         results_of[day].append(result)
     totals = {"windows": 0, "valid": 0, "issues": 0, "unreadable_files": 0}
@@ -101,33 +130,42 @@ def spectrograms(
             features = np.zeros((0, *front_end.feature_shape), np.float32)
         finite &= bool(np.isfinite(features).all())
         save_day_features(layout.features_path(day), features, front_end.config)
-        warehouse.replace_many([
-            ("windows", windows, "day = ?", [day]),
-            ("quality_issues", issues, "day = ?", [day]),
-        ])
+        warehouse.replace_many(
+            [
+                ("windows", windows, "day = ?", [day]),
+                ("quality_issues", issues, "day = ?", [day]),
+            ]
+        )
         totals["windows"] += windows.num_rows
         totals["valid"] += sum(windows["valid"].to_pylist()) if windows.num_rows else 0
         totals["issues"] += issues.num_rows
         totals["unreadable_files"] += sum(r.error is not None for r in results_of[day])
         if windows.num_rows:
             last = (day, features, windows)
-    metadata = {**{k: int(v) for k, v in totals.items()},
-                "invalid_windows": totals["windows"] - totals["valid"],
-                "feature_shape": str(front_end.feature_shape),
-                "features_dir": dg.MetadataValue.path(str(layout.features_dir))}
+    metadata = {
+        **{k: int(v) for k, v in totals.items()},
+        "invalid_windows": totals["windows"] - totals["valid"],
+        "feature_shape": str(front_end.feature_shape),
+        "features_dir": dg.MetadataValue.path(str(layout.features_dir)),
+    }
     if last is not None:
         metadata["day_spectrogram"] = dg.MetadataValue.md(_picture(front_end, *last))
     return dg.MaterializeResult(
         metadata=metadata,
-        check_results=[dg.AssetCheckResult(
-            check_name="features_are_finite", passed=finite,
-            metadata={"windows": totals["windows"]},
-        )],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="features_are_finite",
+                passed=finite,
+                metadata={"windows": totals["windows"]},
+            )
+        ],
     )
 
 
 def _picture(front_end: FrontEnd, day: dt.date, features: np.ndarray, windows: pa.Table) -> str:
     starts = np.array(windows["window_start"].to_pylist(), dtype="datetime64[us]")
     levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
-    fig = day_spectrogram(starts, levels, front_end.band_centers_hz, title=f"{day} band levels (dB)")
+    fig = day_spectrogram(
+        starts, levels, front_end.band_centers_hz, title=f"{day} band levels (dB)"
+    )
     return markdown_image(png_bytes(fig), f"spectrogram {day}")

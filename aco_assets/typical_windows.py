@@ -7,7 +7,6 @@ per rule and month are reported, and, when the archive carries a ground-truth ca
 share of selected windows that overlap catalog events (the contamination of "typical").
 """
 
-
 import hashlib
 import json
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Literal
 import dagster as dg
 
 from aco_assets.figures import bar_counts, markdown_image, png_bytes
-from aco_assets.spectrograms import spectrograms
 from aco_assets.resources import StorageResource
+from aco_assets.spectrograms import spectrograms
 
 HST_OFFSET_HOURS = 10  # HST = UTC - 10 h
 
@@ -41,13 +40,15 @@ def selection_sql(config: TypicalSelectionConfig) -> str:
     joiner = " OR " if config.combine == "any" else " AND "
     trailing = (
         f"AND w.day > (SELECT max(day) FROM windows) - INTERVAL {int(config.trailing_days)} DAY"
-        if config.trailing_days else ""
+        if config.trailing_days
+        else ""
     )
     reviewed = (
         """AND NOT EXISTS (
             SELECT 1 FROM reviews r JOIN detections d USING (detection_id)
             WHERE r.verdict = 'true_event' AND w.window_start < d.end_utc AND w.window_end > d.start_utc)"""
-        if config.exclude_reviewed_events else ""
+        if config.exclude_reviewed_events
+        else ""
     )
     return f"""
         WITH flagged AS (
@@ -74,7 +75,9 @@ def catalog_path(archive_root: Path) -> Path | None:
     pool="duckdb",
     group_name="model",
     kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec("enough_typical_windows", asset="typical_windows", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec("enough_typical_windows", asset="typical_windows", blocking=True)
+    ],
 )
 def typical_windows(
     context: dg.AssetExecutionContext, config: TypicalSelectionConfig, storage: StorageResource
@@ -86,12 +89,15 @@ def typical_windows(
         con.execute("DELETE FROM typical_windows")
         con.execute(
             f"INSERT INTO typical_windows SELECT day, window_index, window_start, rules, ? "
-            f"FROM ({selection_sql(config)})", [selection_id]
+            f"FROM ({selection_sql(config)})",
+            [selection_id],
         )
         n_valid = con.execute("SELECT count(*) FROM windows WHERE valid").fetchone()[0]
-        per_rule = dict(con.execute(
-            "SELECT unnest(string_split(rules, ',')) AS rule, count(*) FROM typical_windows GROUP BY rule"
-        ).fetchall())
+        per_rule = dict(
+            con.execute(
+                "SELECT unnest(string_split(rules, ',')) AS rule, count(*) FROM typical_windows GROUP BY rule"
+            ).fetchall()
+        )
         per_month = con.execute(
             "SELECT strftime(window_start, '%Y-%m') AS month, count(*) FROM typical_windows "
             "GROUP BY month ORDER BY month"
@@ -106,14 +112,24 @@ def typical_windows(
         "typical_share": dg.MetadataValue.float(n_selected / n_valid if n_valid else 0.0),
         "per_rule": dg.MetadataValue.json(per_rule),
         "per_month": dg.MetadataValue.md(
-            "| month | typical windows |\n|---|---|\n" + "\n".join(f"| {m} | {n} |" for m, n in per_month)
+            "| month | typical windows |\n|---|---|\n"
+            + "\n".join(f"| {m} | {n} |" for m, n in per_month)
         ),
         "settings": dg.MetadataValue.json(config.model_dump()),
     }
     if per_month:
-        metadata["per_month_plot"] = dg.MetadataValue.md(markdown_image(png_bytes(
-            bar_counts([m for m, _ in per_month], [n for _, n in per_month], title="typical windows per month")
-        ), "typical windows per month"))
+        metadata["per_month_plot"] = dg.MetadataValue.md(
+            markdown_image(
+                png_bytes(
+                    bar_counts(
+                        [m for m, _ in per_month],
+                        [n for _, n in per_month],
+                        title="typical windows per month",
+                    )
+                ),
+                "typical windows per month",
+            )
+        )
     if contamination is not None:
         metadata["catalog_contamination"] = dg.MetadataValue.float(contamination)
     return dg.MaterializeResult(

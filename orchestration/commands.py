@@ -24,24 +24,46 @@ def _day(text: str) -> dt.date:
 def _data_args(p: argparse.ArgumentParser, *, archive: bool = True) -> None:
     p.add_argument("--data", help="data directory (default: $ACO_DATA_DIR, else ./data)")
     if archive:
-        p.add_argument("--archive", help="archive root (default: $ACO_ARCHIVE_ROOT, else <data>/archive)")
+        p.add_argument(
+            "--archive", help="archive root (default: $ACO_ARCHIVE_ROOT, else <data>/archive)"
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("pipeline", help="materialize the whole lineage for an archive and a day range")
+    p = subparsers.add_parser(
+        "pipeline", help="materialize the whole lineage for an archive and a day range"
+    )
     _data_args(p)
-    p.add_argument("--from", dest="first_day", type=_day, help="first UTC day (default: the archive's first)")
-    p.add_argument("--to", dest="last_day", type=_day, help="last UTC day (default: the archive's last)")
-    p.add_argument("--retrain", action=argparse.BooleanOptionalAction, default=None,
-                   help="train a new detector version (default: only when there is no champion yet)")
-    p.add_argument("--detector-config", type=json.loads, default=None,
-                   help='JSON overrides of the detector config, e.g. \'{"schedule": "default"}\'')
-    p.add_argument("--typical-config", type=json.loads, default=None,
-                   help='JSON overrides of the typical selection, e.g. \'{"low_traffic_months": [7, 8]}\'')
+    p.add_argument(
+        "--from", dest="first_day", type=_day, help="first UTC day (default: the archive's first)"
+    )
+    p.add_argument(
+        "--to", dest="last_day", type=_day, help="last UTC day (default: the archive's last)"
+    )
+    p.add_argument(
+        "--retrain",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train a new detector version (default: only when there is no champion yet)",
+    )
+    p.add_argument(
+        "--detector-config",
+        type=json.loads,
+        default=None,
+        help='JSON overrides of the detector config, e.g. \'{"schedule": "default"}\'',
+    )
+    p.add_argument(
+        "--typical-config",
+        type=json.loads,
+        default=None,
+        help="JSON overrides of the typical selection, e.g. '{\"low_traffic_months\": [7, 8]}'",
+    )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
     p.set_defaults(func=cmd_pipeline)
 
-    p = subparsers.add_parser("demo", help="write the synthetic demo archive (once) and run the pipeline on it")
+    p = subparsers.add_parser(
+        "demo", help="write the synthetic demo archive (once) and run the pipeline on it"
+    )
     _data_args(p, archive=False)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -57,7 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("query")
     p.set_defaults(func=cmd_sql)
 
-    p = subparsers.add_parser("snapshot", help="copy the warehouse to a file you can keep open during runs")
+    p = subparsers.add_parser(
+        "snapshot", help="copy the warehouse to a file you can keep open during runs"
+    )
     _data_args(p, archive=False)
     p.add_argument("--out", help="target file (default: <data>/aco-snapshot.duckdb)")
     p.set_defaults(func=cmd_snapshot)
@@ -68,9 +92,15 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from orchestration.runner import run_pipeline
 
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
-    result = run_pipeline(layout, first_day=args.first_day, last_day=args.last_day, retrain=args.retrain,
-                          detector_config=args.detector_config, typical_config=args.typical_config,
-                          workers=args.workers)
+    result = run_pipeline(
+        layout,
+        first_day=args.first_day,
+        last_day=args.last_day,
+        retrain=args.retrain,
+        detector_config=args.detector_config,
+        typical_config=args.typical_config,
+        workers=args.workers,
+    )
     print(pipeline_summary(layout, result.days))
     return 0
 
@@ -93,9 +123,22 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
     use_data_dir(layout)
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-               "-h", "127.0.0.1", "-p", str(args.port)]
-    print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={layout.dagster_home})", flush=True)
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+    ]
+    print(
+        f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={layout.dagster_home})",
+        flush=True,
+    )
     os.chdir(PROJECT_ROOT)
     os.execv(sys.executable, command)
     return 0  # not reached
@@ -113,6 +156,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from aco_assets.warehouse import Warehouse
 
     layout = DataLayout.resolve(data_dir=args.data)
-    target = Warehouse(layout.duckdb_path).snapshot(args.out or layout.data_dir / "aco-snapshot.duckdb")
+    target = Warehouse(layout.duckdb_path).snapshot(
+        args.out or layout.data_dir / "aco-snapshot.duckdb"
+    )
     print(f"snapshot written: {target}  (open it with: duckdb {target})")
     return 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aco_assets import anomaly_scores, detections, detector, raw_files, spectrograms, typical_windows
+from aco_assets import (
+    anomaly_scores,
+    detections,
+    detector,
+    raw_files,
+    spectrograms,
+    typical_windows,
+)
+from aco_assets.resources import MlflowResource, StorageResource
 from orchestration.jobs import (
     daily_job,
     detect_job,
@@ -13,7 +21,6 @@ from orchestration.jobs import (
     retrain_job,
     retrain_schedule,
 )
-from aco_assets.resources import MlflowResource, StorageResource
 
 _storage = StorageResource()
 

@@ -16,29 +16,39 @@ TRAIN = [typical_windows, detector]
 DETECT = [anomaly_scores, detections]
 
 ingest_job = dg.define_asset_job(
-    "ingest_job", selection=dg.AssetSelection.assets(*INGEST),
+    "ingest_job",
+    selection=dg.AssetSelection.assets(*INGEST),
     description="Index the day's files and compute its spectrogram windows.",
 )
 retrain_job = dg.define_asset_job(
-    "retrain_job", selection=dg.AssetSelection.assets(*TRAIN),
+    "retrain_job",
+    selection=dg.AssetSelection.assets(*TRAIN),
     description="Reselect typical windows and train a new detector version (champion if it passes).",
 )
 detect_job = dg.define_asset_job(
-    "detect_job", selection=dg.AssetSelection.assets(*DETECT),
+    "detect_job",
+    selection=dg.AssetSelection.assets(*DETECT),
     description="Score the day's windows with the champion and merge detections.",
 )
 daily_job = dg.define_asset_job(
-    "daily_job", selection=dg.AssetSelection.assets(*INGEST, *DETECT),
+    "daily_job",
+    selection=dg.AssetSelection.assets(*INGEST, *DETECT),
     description="The whole per-day lineage for one day: files to detections.",
 )
 
 nightly_schedule = dg.build_schedule_from_partitioned_job(
-    daily_job, name="nightly", hour_of_day=2, minute_of_hour=0,
+    daily_job,
+    name="nightly",
+    hour_of_day=2,
+    minute_of_hour=0,
     description="At 02:00 UTC, process the UTC day that just ended.",
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 retrain_schedule = dg.ScheduleDefinition(
-    name="weekly_retrain", job=retrain_job, cron_schedule="0 4 * * 0", execution_timezone="UTC",
+    name="weekly_retrain",
+    job=retrain_job,
+    cron_schedule="0 4 * * 0",
+    execution_timezone="UTC",
     description="Sundays 04:00 UTC: retrain on the current typical selection.",
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )

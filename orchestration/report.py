@@ -19,32 +19,47 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
     model = wh.query("SELECT * FROM model_versions WHERE is_champion").to_pylist()
     if model:
         m = model[0]
-        out.append(f"Model: aco-detector v{m['model_version']} (champion), score '{m['score_name']}', "
-                   f"target FPR {m['rho']:.3f}, held-out FPR {m['heldout_fpr']:.3f}, "
-                   f"trained on {m['n_general']} windows ({m['n_typical']} typical)")
-    cov = wh.query("SELECT * FROM daily_summary WHERE day BETWEEN ? AND ? ORDER BY day", [lo, hi]).to_pylist()
+        out.append(
+            f"Model: aco-detector v{m['model_version']} (champion), score '{m['score_name']}', "
+            f"target FPR {m['rho']:.3f}, held-out FPR {m['heldout_fpr']:.3f}, "
+            f"trained on {m['n_general']} windows ({m['n_typical']} typical)"
+        )
+    cov = wh.query(
+        "SELECT * FROM daily_summary WHERE day BETWEEN ? AND ? ORDER BY day", [lo, hi]
+    ).to_pylist()
     cov = [c for c in cov if c["found"]]
-    out += ["", "Coverage and anomalies per day (files of 288 expected):",
-            f"  {'day':10}  {'files':>5}  {'faulty':>6}  {'decodable':>9}  {'windows':>7}  {'anomalous':>9}  {'events':>6}"]
+    out += [
+        "",
+        "Coverage and anomalies per day (files of 288 expected):",
+        f"  {'day':10}  {'files':>5}  {'faulty':>6}  {'decodable':>9}  {'windows':>7}  {'anomalous':>9}  {'events':>6}",
+    ]
     for c in cov:
-        out.append(f"  {c['day']!s:10}  {c['found']:5d}  {c['faulty']:6d}  {c['decodable_share'] or 0:9.4f}  "
-                   f"{c['n_windows'] or 0:7d}  {c['n_anomalous'] or 0:9d}  {c['n_detections']:6d}")
+        out.append(
+            f"  {c['day']!s:10}  {c['found']:5d}  {c['faulty']:6d}  {c['decodable_share'] or 0:9.4f}  "
+            f"{c['n_windows'] or 0:7d}  {c['n_anomalous'] or 0:9d}  {c['n_detections']:6d}"
+        )
     dets = wh.query(
         "SELECT * FROM detections WHERE day BETWEEN ? AND ? AND rank_in_day <= ? ORDER BY day, rank_in_day",
-        [lo, hi, top_per_day]).to_pylist()
+        [lo, hi, top_per_day],
+    ).to_pylist()
     catalog = _catalog(layout.archive_root)
     out += ["", f"Top {top_per_day} anomalies per day (UTC; 'truth' = overlapping catalog event):"]
     for d in dets:
         truth = _truth(catalog, d["start_utc"], d["end_utc"]) if catalog is not None else ""
         length = (d["end_utc"] - d["start_utc"]).total_seconds()
-        out.append(f"  {d['start_utc']:%Y-%m-%d %H:%M:%S}  {length:5.0f} s  {d['band']:>16}  "
-                   f"score {d['peak_score']:8.3g}  p {d['peak_tail_prob']:.3f}  {truth}")
+        out.append(
+            f"  {d['start_utc']:%Y-%m-%d %H:%M:%S}  {length:5.0f} s  {d['band']:>16}  "
+            f"score {d['peak_score']:8.3g}  p {d['peak_tail_prob']:.3f}  {truth}"
+        )
     if catalog is not None:
         out += ["", _match_text(wh, catalog, lo, hi, len(cov))]
-    out += ["", "Next:",
-            f"  UI:   aco ui --data {layout.data_dir}   (then open http://127.0.0.1:3000)",
-            f"  SQL:  duckdb -readonly {layout.duckdb_path} \"SELECT * FROM detections ORDER BY peak_score DESC LIMIT 20\"",
-            f"        (while runs are going on: aco snapshot --data {layout.data_dir}, then query the snapshot)"]
+    out += [
+        "",
+        "Next:",
+        f"  UI:   aco ui --data {layout.data_dir}   (then open http://127.0.0.1:3000)",
+        f'  SQL:  duckdb -readonly {layout.duckdb_path} "SELECT * FROM detections ORDER BY peak_score DESC LIMIT 20"',
+        f"        (while runs are going on: aco snapshot --data {layout.data_dir}, then query the snapshot)",
+    ]
     return "\n".join(out)
 
 
@@ -57,7 +72,10 @@ def _truth(catalog: list[dict], start: dt.datetime, end: dt.datetime) -> str:
     hits = [c for c in catalog if c["start_utc"] < end and c["end_utc"] > start]
     if not hits:
         return "-"
-    best = max(hits, key=lambda c: (c["kind"] == "event", c["snr_db"] if c["snr_db"] == c["snr_db"] else -99))
+    best = max(
+        hits,
+        key=lambda c: (c["kind"] == "event", c["snr_db"] if c["snr_db"] == c["snr_db"] else -99),
+    )
     snr = f" {best['snr_db']:.0f} dB" if best["snr_db"] == best["snr_db"] else ""
     return f"{best['label']}{snr}"
 
@@ -67,16 +85,28 @@ def _match_text(wh: Warehouse, catalog: list[dict], lo: dt.date, hi: dt.date, n_
 
     from aco_assets.evaluation import match_events
 
-    dets = wh.query("SELECT start_utc, end_utc, peak_score FROM detections WHERE day BETWEEN ? AND ?", [lo, hi])
+    dets = wh.query(
+        "SELECT start_utc, end_utc, peak_score FROM detections WHERE day BETWEEN ? AND ?", [lo, hi]
+    )
     end = dt.datetime.combine(hi, dt.time()) + dt.timedelta(days=1)
     rows = [c for c in catalog if dt.datetime.combine(lo, dt.time()) <= c["start_utc"] < end]
     if not rows:
         return "Catalog: no ground-truth events in these days."
     m = match_events(dets, pa.Table.from_pylist(rows), n_days=max(n_days, 1))
-    lines = [f"Against the archive's ground truth ({m.n_events} acoustic events): event recall "
-             f"{m.recall:.2f}, detection precision {m.precision:.2f}, {m.alarms_per_day:.1f} alarms/day"]
-    lines.append("  recall per class: " + ", ".join(
-        f"{k} {v['n_detected']}/{v['n_events']}" for k, v in m.recall_by_class.items()))
-    lines.append("  recall per SNR:   " + ", ".join(
-        f"{k} {v['n_detected']}/{v['n_events']}" for k, v in m.recall_by_snr.items() if v["n_events"]))
+    lines = [
+        f"Against the archive's ground truth ({m.n_events} acoustic events): event recall "
+        f"{m.recall:.2f}, detection precision {m.precision:.2f}, {m.alarms_per_day:.1f} alarms/day"
+    ]
+    lines.append(
+        "  recall per class: "
+        + ", ".join(f"{k} {v['n_detected']}/{v['n_events']}" for k, v in m.recall_by_class.items())
+    )
+    lines.append(
+        "  recall per SNR:   "
+        + ", ".join(
+            f"{k} {v['n_detected']}/{v['n_events']}"
+            for k, v in m.recall_by_snr.items()
+            if v["n_events"]
+        )
+    )
     return "\n".join(lines)

@@ -92,25 +92,51 @@ def run_pipeline(
     else:
         days = Archive(layout.archive_root).days()
     if not days:
-        raise ValueError(f"no days to process in {layout.archive_root} (range {first_day}..{last_day})")
+        raise ValueError(
+            f"no days to process in {layout.archive_root} (range {first_day}..{last_day})"
+        )
     result = PipelineRun(days=days)
-    ingest_config = {"ops": {"raw_files": {"config": {"workers": workers}},
-                             "spectrograms": {"config": {"workers": workers}}}}
+    ingest_config = {
+        "ops": {
+            "raw_files": {"config": {"workers": workers}},
+            "spectrograms": {"config": {"workers": workers}},
+        }
+    }
     with dg.DagsterInstance.get() as instance:
-        def run(job_name: str, run_config: dict | None = None, span: tuple[dt.date, dt.date] | None = None) -> None:
-            tags = {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()} if span else {}
+
+        def run(
+            job_name: str,
+            run_config: dict | None = None,
+            span: tuple[dt.date, dt.date] | None = None,
+        ) -> None:
+            tags = (
+                {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()}
+                if span
+                else {}
+            )
             what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
             logger.info("running %s", what)
-            config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+            config = {
+                **(run_config or {}),
+                "loggers": {"console": {"config": {"log_level": log_level}}},
+            }
             outcome = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, run_config=config, tags=tags, raise_on_error=True)
+                instance=instance, run_config=config, tags=tags, raise_on_error=True
+            )
             result.run_ids.append(outcome.run_id)
 
         for span in contiguous_ranges(days):
             run("ingest_job", ingest_config, span)
         if retrain or (retrain is None and not _has_champion()):
-            run("retrain_job", {"ops": {"detector": {"config": detector_config or {}},
-                                         "typical_windows": {"config": typical_config or {}}}})
+            run(
+                "retrain_job",
+                {
+                    "ops": {
+                        "detector": {"config": detector_config or {}},
+                        "typical_windows": {"config": typical_config or {}},
+                    }
+                },
+            )
             result.trained = True
         for span in contiguous_ranges(days):
             run("detect_job", None, span)

@@ -29,11 +29,22 @@ class Lineage:
     def partition_keys(self) -> list[str]:
         return [d.isoformat() for d in self.days]
 
-    def materialize(self, assets: list, *, partition_key: str | None = None, run_config: dict | None = None,
-                    raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-        return dg.materialize(assets, partition_key=partition_key, resources=self.resources,
-                              instance=self.instance, run_config=run_config or {},
-                              raise_on_error=raise_on_error)
+    def materialize(
+        self,
+        assets: list,
+        *,
+        partition_key: str | None = None,
+        run_config: dict | None = None,
+        raise_on_error: bool = True,
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            assets,
+            partition_key=partition_key,
+            resources=self.resources,
+            instance=self.instance,
+            run_config=run_config or {},
+            raise_on_error=raise_on_error,
+        )
 
     def warehouse(self):
         from aco_assets.warehouse import Warehouse
@@ -73,13 +84,25 @@ def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("data")
     days = Archive(synthetic_archive).days()
     with dg.instance_for_test() as instance:
-        built = Lineage(synthetic_archive, data, days, lineage_resources(synthetic_archive, data), instance)
+        built = Lineage(
+            synthetic_archive, data, days, lineage_resources(synthetic_archive, data), instance
+        )
         workers = {"config": {"workers": 1}}
         for key in built.partition_keys:
-            built.materialize([raw_files, spectrograms], partition_key=key,
-                              run_config={"ops": {"raw_files": workers, "spectrograms": workers}})
-        built.materialize([typical_windows, detector], run_config={"ops": {
-            "typical_windows": {"config": TINY_TYPICAL}, "detector": {"config": TINY_DETECTOR}}})
+            built.materialize(
+                [raw_files, spectrograms],
+                partition_key=key,
+                run_config={"ops": {"raw_files": workers, "spectrograms": workers}},
+            )
+        built.materialize(
+            [typical_windows, detector],
+            run_config={
+                "ops": {
+                    "typical_windows": {"config": TINY_TYPICAL},
+                    "detector": {"config": TINY_DETECTOR},
+                }
+            },
+        )
         for key in built.partition_keys:
             built.materialize([anomaly_scores, detections], partition_key=key)
         yield built

@@ -17,7 +17,14 @@ import dagster as dg
 from orchestration.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[2]
-LINEAGE = {"raw_files", "spectrograms", "typical_windows", "detector", "anomaly_scores", "detections"}
+LINEAGE = {
+    "raw_files",
+    "spectrograms",
+    "typical_windows",
+    "detector",
+    "anomaly_scores",
+    "detections",
+}
 
 
 def test_definitions_load_and_every_job_resolves():
@@ -49,19 +56,36 @@ def test_webserver_serves_the_lineage_over_graphql(tmp_path: Path):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "ACO_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-w", str(ROOT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
-                            signal.signal(signal.SIGTERM, signal.SIG_DFL)),
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: (
+            signal.signal(signal.SIGINT, signal.SIG_DFL),
+            signal.signal(signal.SIGTERM, signal.SIG_DFL),
+        ),
     )
     try:
         query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
         deadline, nodes = time.monotonic() + 120, None
         while time.monotonic() < deadline and nodes is None:
             try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=query,
-                                             headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql",
+                    data=query,
+                    headers={"Content-Type": "application/json"},
+                )
                 with urllib.request.urlopen(req, timeout=5) as resp:
                     body = json.load(resp)
                 nodes = body["data"]["assetNodes"]

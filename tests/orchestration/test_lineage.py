@@ -34,24 +34,39 @@ def test_raw_files_lists_every_file_and_reports_faults_and_coverage(lineage):
     assert all(c["expected"] == 288 and c["found"] + c["missing"] == 288 for c in coverage)
     assert sum(c["faulty"] for c in coverage) >= 2  # the truncated file and the corrupt width
     missing = [f for f in faults if f["label"] == "missing_file"][0]
-    starts = json.loads(lineage.warehouse().query(
-        "SELECT missing_starts FROM coverage WHERE day = ?", [missing["start_utc"].date()]).column(0)[0].as_py())
+    starts = json.loads(
+        lineage.warehouse()
+        .query("SELECT missing_starts FROM coverage WHERE day = ?", [missing["start_utc"].date()])
+        .column(0)[0]
+        .as_py()
+    )
     nominal = missing["start_utc"].replace(second=0, microsecond=0)  # headers lag names by < 0.1 s
     assert nominal.isoformat() in starts
 
 
 def test_a_corrupt_file_is_reported_and_the_rest_of_the_day_still_processes(lineage):
-    faulty = lineage.warehouse().query(
-        "SELECT day, path, status, faults FROM raw_files WHERE status <> 'ok'").to_pylist()
+    faulty = (
+        lineage.warehouse()
+        .query("SELECT day, path, status, faults FROM raw_files WHERE status <> 'ok'")
+        .to_pylist()
+    )
     assert faulty, "the test archive injects faulty files"
     for row in faulty:
         kinds = {f["kind"] for f in json.loads(row["faults"])}
         assert kinds, row
         # every other file of that day has windows
-        ok_files = lineage.warehouse().query(
-            "SELECT path FROM raw_files WHERE day = ? AND status = 'ok'", [row["day"]]).column(0).to_pylist()
-        windowed = set(lineage.warehouse().query(
-            "SELECT DISTINCT file FROM windows WHERE day = ?", [row["day"]]).column(0).to_pylist())
+        ok_files = (
+            lineage.warehouse()
+            .query("SELECT path FROM raw_files WHERE day = ? AND status = 'ok'", [row["day"]])
+            .column(0)
+            .to_pylist()
+        )
+        windowed = set(
+            lineage.warehouse()
+            .query("SELECT DISTINCT file FROM windows WHERE day = ?", [row["day"]])
+            .column(0)
+            .to_pylist()
+        )
         assert set(ok_files) <= windowed
 
 
@@ -64,14 +79,23 @@ def test_spectrograms_write_one_feature_row_per_window_and_pass_their_check(line
         features = np.load(layout.features_path(day), mmap_mode="r")
         assert features.shape[0] == n > 0
         assert np.isfinite(features).all()
-        starts = lineage.warehouse().query(
-            "SELECT window_start, window_end FROM windows WHERE day = ? ORDER BY window_index", [day]).to_pylist()
+        starts = (
+            lineage.warehouse()
+            .query(
+                "SELECT window_start, window_end FROM windows WHERE day = ? ORDER BY window_index",
+                [day],
+            )
+            .to_pylist()
+        )
         assert all((r["window_end"] - r["window_start"]) == dt.timedelta(seconds=5) for r in starts)
 
 
 def test_rematerializing_a_partition_replaces_its_rows(lineage):
     key = lineage.partition_keys[0]
-    before = {t: _count(lineage, f"SELECT count(*) FROM {t}") for t in ("raw_files", "windows", "anomaly_scores")}
+    before = {
+        t: _count(lineage, f"SELECT count(*) FROM {t}")
+        for t in ("raw_files", "windows", "anomaly_scores")
+    }
     result = lineage.materialize([raw_files, spectrograms], partition_key=key)
     lineage.materialize([anomaly_scores, detections], partition_key=key)
     after = {t: _count(lineage, f"SELECT count(*) FROM {t}") for t in before}
@@ -84,7 +108,11 @@ def test_rematerializing_a_partition_replaces_its_rows(lineage):
 def test_a_day_without_files_materializes_as_empty_coverage(lineage):
     empty_day = "2016-06-01"
     lineage.materialize([raw_files, spectrograms], partition_key=empty_day)
-    row = lineage.warehouse().query("SELECT * FROM coverage WHERE day = ?", [dt.date(2016, 6, 1)]).to_pylist()
+    row = (
+        lineage.warehouse()
+        .query("SELECT * FROM coverage WHERE day = ?", [dt.date(2016, 6, 1)])
+        .to_pylist()
+    )
     assert row and row[0]["found"] == 0 and row[0]["missing"] == 288
     assert _count(lineage, "SELECT count(*) FROM windows WHERE day = ?", dt.date(2016, 6, 1)) == 0
 
@@ -92,8 +120,12 @@ def test_a_day_without_files_materializes_as_empty_coverage(lineage):
 def test_a_missing_archive_root_is_a_clear_error(lineage, tmp_path):
     resources = lineage_resources(tmp_path / "nowhere", tmp_path / "data")
     with pytest.raises(ArchiveNotFoundError, match="nowhere.*does not exist"):
-        dg.materialize([raw_files], partition_key=lineage.partition_keys[0], resources=resources,
-                       instance=lineage.instance)
+        dg.materialize(
+            [raw_files],
+            partition_key=lineage.partition_keys[0],
+            resources=resources,
+            instance=lineage.instance,
+        )
 
 
 def test_a_failed_write_leaves_the_previous_rows(lineage):
@@ -102,16 +134,22 @@ def test_a_failed_write_leaves_the_previous_rows(lineage):
     before = _count(lineage, "SELECT count(*) FROM windows WHERE day = ?", day)
     bad = pa.table({"day": [day], "no_such_column": [1]})
     with pytest.raises(Exception, match="no_such_column"):
-        warehouse.replace_many([
-            ("windows", pa.table({"day": pa.array([], pa.date32())}), "day = ?", [day]),  # delete all
-            ("coverage", bad, "day = ?", [day]),  # then fail
-        ])
+        warehouse.replace_many(
+            [
+                (
+                    "windows",
+                    pa.table({"day": pa.array([], pa.date32())}),
+                    "day = ?",
+                    [day],
+                ),  # delete all
+                ("coverage", bad, "day = ?", [day]),  # then fail
+            ]
+        )
     assert _count(lineage, "SELECT count(*) FROM windows WHERE day = ?", day) == before
 
 
 def test_typical_windows_follow_the_rules_and_report_contamination(lineage):
-    rows = lineage.warehouse().query(
-        "SELECT window_start, rules FROM typical_windows").to_pylist()
+    rows = lineage.warehouse().query("SELECT window_start, rules FROM typical_windows").to_pylist()
     assert rows
     for r in rows:
         hst_hour = (r["window_start"] - dt.timedelta(hours=10)).hour
@@ -140,25 +178,39 @@ def test_detector_registers_a_champion_version_with_its_run(lineage):
 def test_anomaly_scores_cover_every_window_with_the_model_version(lineage):
     for day in lineage.days:
         n_windows = _count(lineage, "SELECT count(*) FROM windows WHERE day = ?", day)
-        rows = lineage.warehouse().query(
-            "SELECT s.*, w.valid FROM anomaly_scores s JOIN windows w USING (day, window_index) WHERE s.day = ?",
-            [day]).to_pylist()
+        rows = (
+            lineage.warehouse()
+            .query(
+                "SELECT s.*, w.valid FROM anomaly_scores s JOIN windows w USING (day, window_index) WHERE s.day = ?",
+                [day],
+            )
+            .to_pylist()
+        )
         assert len(rows) == n_windows
         assert {r["model_version"] for r in rows} == {1}
         scored = [r for r in rows if r["valid"]]
         assert all(0.0 <= r["tail_prob"] <= 1.0 and np.isfinite(r["score"]) for r in scored)
-        threshold = lineage.warehouse().query(
-            "SELECT threshold FROM model_versions WHERE model_version = 1").column(0)[0].as_py()
+        threshold = (
+            lineage.warehouse()
+            .query("SELECT threshold FROM model_versions WHERE model_version = 1")
+            .column(0)[0]
+            .as_py()
+        )
         for r in scored:
             assert r["is_anomaly"] == (r["score"] > threshold and not r["quality_flag"])
 
 
 def test_quality_flagged_windows_never_count_as_anomalies(lineage):
-    assert _count(lineage, "SELECT count(*) FROM anomaly_scores WHERE quality_flag AND is_anomaly") == 0
+    assert (
+        _count(lineage, "SELECT count(*) FROM anomaly_scores WHERE quality_flag AND is_anomaly")
+        == 0
+    )
 
 
 def test_detections_are_merged_anomalous_windows(lineage):
-    dets = lineage.warehouse().query("SELECT * FROM detections ORDER BY day, rank_in_day").to_pylist()
+    dets = (
+        lineage.warehouse().query("SELECT * FROM detections ORDER BY day, rank_in_day").to_pylist()
+    )
     anomalous = _count(lineage, "SELECT count(*) FROM anomaly_scores WHERE is_anomaly")
     assert sum(d["n_windows"] for d in dets) == anomalous
     for d in dets:
