@@ -92,7 +92,9 @@ def day_spectrogram(
 
 def bar_counts(labels: Sequence[str], counts: Sequence[float], *, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 2.5))
-    ax.bar(list(labels), list(counts), color="steelblue")
+    positions = np.arange(len(labels))
+    ax.bar(positions, list(counts), color="steelblue")
+    ax.set_xticks(positions, [str(label) for label in labels])
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     return fig
