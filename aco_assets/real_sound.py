@@ -289,7 +289,27 @@ def report_markdown(results: dict, summaries: dict[str, dict], model: Any, figur
             f"{summary['median_tail_unit']:.3f} (units) vs {summary['median_tail_rest']:.3f} (rest).",
             "",
         ]
-    lines += [f"![scores over the recordings]({figure_rel})", ""]
+    lines += ["## Reading", ""]
+    for level, summary in summaries.items():
+        above = [m for m, s in summary["methods"].items() if s["auc"] > 0.5]
+        lines.append(
+            f"- Level `{level}`: unit windows rank above the rest (AUC > 0.5) under "
+            f"{', '.join(above) or 'no method'}; the production score flags "
+            f"{summary['flagged_unit']:.0%} of unit windows and {summary['flagged_rest']:.0%} "
+            "of the rest."
+        )
+    lines += [
+        "- Caveats: the exports lost the absolute level (peak-normalised), so the counts are a "
+        "choice (both choices shown); the MP3's codec and the 2015 file's 1600 Hz resampling change "
+        "the spectrum the model sees; a 5 s window is 3-10 times longer than a unit, so a unit "
+        "window is mostly background; the units were measured with a band-ratio detector, not "
+        "annotated at the source; a model trained on the synthetic archive has never seen real "
+        "ACO background, so the whole real recording can sit outside its typical set (then every "
+        "window is flagged and the ranking, not the flag, is what carries information).",
+        "",
+        f"![scores over the recordings]({figure_rel})",
+        "",
+    ]
     return "\n".join(lines)
 
 
