@@ -136,11 +136,12 @@ def evaluate_methods(
     results, matches = {}, {}
     for method, column in METHODS.items():
         s = windows[column].to_numpy()
-        thr = (
-            threshold
-            if method == "production"
-            else float(np.quantile(s[keep], 1.0 - flagged_share))
-        )
+        if method == "production":
+            thr = threshold
+        elif flagged_share > 0:  # the same share of windows flagged as by the production score
+            thr = float(np.quantile(s[keep], 1.0 - flagged_share))
+        else:
+            thr = float("inf")
         results[method] = window_metrics(s, labels, max_fpr=max_fpr, threshold=thr)
         dets = (
             production
