@@ -147,6 +147,10 @@ def cmd_review_import(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- results document
 
 
+def _count(x: float | None) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{int(x)}"
+
+
 def _fmt(x: float | None) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
@@ -168,6 +172,7 @@ def results_markdown(
     warehouse: Warehouse, *, version: int | None = None, figures: dict[str, str] | None = None
 ) -> str:
     """The results document (Markdown) of ``version`` (default: the champion, else the newest)."""
+    from aco_assets.evaluation import SNR_BUCKETS_DB, _bucket_name
     from aco_assets.evaluation_report import METHODS, methods_markdown
 
     version = resolve_version(warehouse, version)
@@ -199,9 +204,9 @@ def results_markdown(
         f"{model['threshold']:.4g}, held-out typical FPR {_fmt(model['heldout_fpr'])}, trained on "
         f"{model['n_general']} windows ({model['n_typical']} typical), MLflow run `{model['run_id']}`.",
         f"- Data: {days['n']} day(s), {days['lo']} .. {days['hi']}; "
-        f"{_fmt(value.get(('production', 'n_windows', 'all')))} windows evaluated (valid, finite under "
+        f"{_count(value.get(('production', 'n_windows', 'all')))} windows evaluated (valid, finite under "
         "every method, no data-quality flag), "
-        f"{_fmt(value.get(('production', 'n_positive', 'all')))} of them overlapping a catalog event.",
+        f"{_count(value.get(('production', 'n_positive', 'all')))} of them overlapping a catalog event.",
         f"- Alarms: {_fmt(value.get(('production', 'alarms_per_day', 'detections')))} detections per day.",
         "",
     ]
@@ -217,10 +222,14 @@ def results_markdown(
             "",
             methods_markdown(rows, 0.1),
             "",
+            _verdict_line(value),
+            "",
             "## Event recall per class and SNR",
             "",
         ]
-        subsets = sorted({s for (m, k, s) in value if k == "event_recall" and s not in ("all",)})
+        found = {s for (m, k, s) in value if k == "event_recall" and s != "all"}
+        buckets = [_bucket_name(lo, hi) for lo, hi in SNR_BUCKETS_DB]
+        subsets = sorted(found - set(buckets)) + [b for b in buckets if b in found]
         out += [
             "| subset | n events | " + " | ".join(METHODS) + " |",
             "|---" * (len(METHODS) + 2) + "|",
@@ -245,6 +254,27 @@ def results_markdown(
     for name, rel in (figures or {}).items():
         out += [f"![{name}]({rel})", ""]
     return "\n".join(out)
+
+
+def _verdict_line(value: dict) -> str:
+    """Which baselines the production score beats on AUC and pAUC (the issue's acceptance)."""
+    parts = []
+    for metric, label in (("auc", "AUC"), ("pauc_mcclish", "pAUC")):
+        prod = value.get(("production", metric, "all"), float("nan"))
+        better = [
+            m
+            for m in ("gmm_nll", "recon_error", "energy", "np")
+            if value.get((m, metric, "all"), float("nan")) >= prod
+        ]
+        parts.append(
+            f"{label}: "
+            + (
+                f"{', '.join(better)} at or above production ({prod:.3f})"
+                if better
+                else f"production ({prod:.3f}) beats every baseline"
+            )
+        )
+    return "Production vs baselines, " + "; ".join(parts) + "."
 
 
 def cmd_results(args: argparse.Namespace) -> int:
