@@ -21,7 +21,7 @@ from aco_assets.model_registry import LoadedDetector, load_champion
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
 from aco_assets.resources import MlflowResource, StorageResource
-from aco_assets.spectrograms import load_day_features, spectrograms
+from aco_assets.spectrograms import load_day_features, spectrograms, thin_for_picture
 from aco_assets.warehouse import Warehouse
 
 
@@ -155,6 +155,7 @@ def _picture(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> st
     levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
     starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")
     scores = np.asarray(table["score"].to_numpy(zero_copy_only=False), dtype=float)
+    starts, levels, scores = thin_for_picture(starts, levels, scores)
     fig = day_spectrogram(
         starts,
         levels,

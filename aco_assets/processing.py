@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 import numpy as np
 
 from aco_assets.features import FrontEnd, FrontEndConfig
-from aco_assets.hydrophone import AcoFormatError, RawFile, read_file
+from aco_assets.hydrophone import (
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_RECORD,
+    AcoFormatError,
+    Fault,
+    read_file,
+)
+from aco_assets.hydrophone.records import scan_buffer
+from aco_assets.hydrophone.timing import ns_to_datetime
 from aco_assets.quality import find_quality_issues
 
 logger = logging.getLogger(__name__)
@@ -45,10 +53,8 @@ def _utc(value: Any) -> dt.datetime | None:
     return value
 
 
-def _faults_json(raw: RawFile) -> str:
-    return json.dumps(
-        [{"kind": f.kind, "record": f.record, "message": f.message} for f in raw.faults]
-    )
+def _faults_json(faults: Sequence[Fault]) -> str:
+    return json.dumps([{"kind": f.kind, "record": f.record, "message": f.message} for f in faults])
 
 
 def _widths(bits: np.ndarray) -> str:
@@ -57,10 +63,16 @@ def _widths(bits: np.ndarray) -> str:
 
 
 def inventory_file(path: Path, root: Path) -> dict[str, Any]:
-    """One ``raw_files`` row for ``path`` (relative to ``root``), whatever state the file is in."""
+    """One ``raw_files`` row for ``path`` (relative to ``root``), whatever state the file is in.
+
+    Reads the record headers only (no sample decoding): every fault kind, the record widths and
+    the samples a decode would mark missing (the undecodable tail of a truncated record, every
+    sample of a bad-width record) follow from the header walk, as in :func:`read_file`.
+    """
     rel = path.relative_to(root).as_posix()
     try:
-        raw = read_file(path, on_fault="warn")
+        data = path.read_bytes()
+        table = scan_buffer(data, len(data), source=str(path), on_fault="warn")
     except (AcoFormatError, OSError) as e:
         logger.warning("%s: unreadable: %s", rel, e)
         return {
@@ -75,18 +87,20 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
             "faults": json.dumps([{"kind": type(e).__name__, "record": None, "message": str(e)}]),
             "status": "unreadable",
         }
-    n_missing = int(np.count_nonzero(~raw.valid))
-    status = "ok" if not raw.faults else ("unreadable" if raw.samples.size == 0 else "faulty")
+    n_samples = table.n_records * SAMPLES_PER_RECORD
+    n_missing = int(np.sum(SAMPLES_PER_RECORD - table.n_decodable))
+    start = ns_to_datetime(int(table.record_start_ns[0])) if table.n_records else None
+    status = "ok" if not table.faults else ("unreadable" if n_samples == 0 else "faulty")
     return {
         "path": rel,
-        "header_start": _utc(raw.start_utc),
-        "duration_s": float(raw.samples.size / raw.sample_rate_hz),
-        "n_records": int(raw.n_records),
-        "n_samples": int(raw.samples.size),
+        "header_start": start,
+        "duration_s": float(n_samples / SAMPLE_RATE_HZ),
+        "n_records": table.n_records,
+        "n_samples": n_samples,
         "n_missing_samples": n_missing,
-        "widths": _widths(raw.bits),
-        "n_faults": len(raw.faults),
-        "faults": _faults_json(raw),
+        "widths": _widths(table.bits),
+        "n_faults": len(table.faults),
+        "faults": _faults_json(table.faults),
         "status": status,
     }
 

@@ -1,0 +1,311 @@
+"""Benchmark of the per-day lineage on a full synthetic day (288 five-minute files).
+
+Usage::
+
+    python benchmarks/bench_pipeline.py [--work DIR] [--data DIR] [--workers 2] [--profile DIR]
+
+Writes (once, cached under ``--work``) the synth ``full`` preset, 2017-03-01, and, when the data
+directory has no champion detector yet, trains a small one on that day (not timed). Then it
+materializes ``raw_files``, ``spectrograms``, ``anomaly_scores`` and ``detections`` for the day,
+one ``dg.materialize`` each, in-process against a persistent Dagster instance (as a run would),
+and prints per stage: wall time, real-time factor (86400 s / wall time), files per second and
+peak memory (resident set of this process plus its worker processes, sampled every 20 ms with
+psutil; without psutil, the lifetime ``getrusage`` maxima). Target: raw_files + spectrograms +
+anomaly_scores under 60 s on a 2-core machine, peak under 2 GB.
+
+``--data`` reuses a data directory that already has a champion (e.g. the demo's); its rows for
+2017-03-01 are replaced. ``--profile DIR`` writes a cProfile of the main process per stage.
+Other processes on the machine make single runs noisy; pin with ``taskset -c 0,1`` for a
+2-core reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import logging
+import resource
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DAY = dt.date(2017, 3, 1)
+DAY_S = 86400.0
+TARGET_S = 60.0
+TARGET_PEAK_BYTES = 2 * 1024**3
+TIMED_STAGES = ("raw_files", "spectrograms", "anomaly_scores")
+# A detector that trains in well under a minute on CPU: the benchmark needs a champion, not a good one.
+BENCH_DETECTOR = {"phase1_steps": 100, "phase2_steps": 30, "eras": 1, "seed": 0}
+# A March day: only its HST evening windows are typical (about a quarter of the day).
+BENCH_TYPICAL = {"min_typical_windows": 200}
+
+
+class PeakMemory:
+    """Peak resident set (bytes) of this process plus all its descendants, sampled in a thread."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        try:
+            import psutil
+        except ImportError:
+            psutil = None
+        self._psutil = psutil
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def sampled(self) -> bool:
+        return self._psutil is not None
+
+    def _sample(self) -> int:
+        me = self._psutil.Process()
+        total = me.memory_info().rss
+        for child in me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except self._psutil.Error:  # the child ended between listing and reading
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> PeakMemory:
+        if self._psutil is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+        else:  # lifetime maxima (kB on Linux): an upper bound of this stage's peak
+            self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            self.peak_bytes = (self_kb + children_kb) * 1024
+
+
+def ensure_archive(root: Path) -> None:
+    """Write the full synthetic day under ``root`` unless a previous run did."""
+    from aco_assets.synth import write_archive
+
+    if (root / "archive.json").exists():
+        return
+    print(f"writing the full synthetic day to {root} (a few minutes, once)", flush=True)
+    t0 = time.perf_counter()
+    write_archive(root, preset="full", seed=0, progress=True)
+    print(f"  written in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def has_champion(resources: dict) -> bool:
+    from aco_assets.model_registry import NoChampionError, champion_version
+
+    mlflow_resource = resources["mlflow_resource"]
+    try:
+        champion_version(mlflow_resource.client(), mlflow_resource.registered_model_name)
+    except NoChampionError:
+        return False
+    return True
+
+
+@contextmanager
+def maybe_profile(directory: Path | None, stage: str) -> Iterator[None]:
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(directory / f"{stage}.prof")
+
+
+def run_stage(
+    asset, stage: str, *, resources: dict, instance, run_config: dict, profile_dir: Path | None
+) -> dict:
+    import dagster as dg
+
+    with PeakMemory() as memory, maybe_profile(profile_dir, stage):
+        t0 = time.perf_counter()
+        result = dg.materialize(
+            [asset],
+            partition_key=DAY.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=run_config,
+        )
+        wall_s = time.perf_counter() - t0
+    if not result.success:
+        raise RuntimeError(f"{stage} failed for {DAY}")
+    return {
+        "stage": stage,
+        "wall_s": wall_s,
+        "peak_bytes": memory.peak_bytes,
+        "sampled": memory.sampled,
+    }
+
+
+def latest_version(resources: dict) -> int | None:
+    mlflow_resource = resources["mlflow_resource"]
+    versions = mlflow_resource.client().search_model_versions(
+        f"name = '{mlflow_resource.registered_model_name}'"
+    )
+    return max((int(v.version) for v in versions), default=None)
+
+
+def ensure_champion(resources: dict, instance) -> None:
+    """Train a small detector (not timed) unless the data directory has one.
+
+    The benchmark times scoring, not model quality: when the small model misses the champion
+    checks, the newest version is made champion of this benchmark data directory anyway.
+    """
+    import dagster as dg
+
+    from aco_assets.detector import detector
+    from aco_assets.model_registry import set_champion
+    from aco_assets.typical_windows import typical_windows
+
+    if has_champion(resources):
+        return
+    if latest_version(resources) is None:
+        print("no detector in the data directory: training a small one (not timed)", flush=True)
+        t0 = time.perf_counter()
+        result = dg.materialize(
+            [typical_windows, detector],
+            resources=resources,
+            instance=instance,
+            run_config={
+                "ops": {
+                    "typical_windows": {"config": BENCH_TYPICAL},
+                    "detector": {"config": BENCH_DETECTOR},
+                }
+            },
+        )
+        if not result.success:
+            raise RuntimeError("training the benchmark detector failed")
+        print(f"  trained in {time.perf_counter() - t0:.0f} s", flush=True)
+    if not has_champion(resources):
+        version = latest_version(resources)
+        print(
+            f"  version {version} missed the champion checks: made champion for the benchmark only"
+        )
+        mlflow_resource = resources["mlflow_resource"]
+        set_champion(mlflow_resource.client(), mlflow_resource.registered_model_name, version)
+
+
+def print_table(rows: list[dict], n_files: int, workers: int) -> None:
+    print(f"\n{DAY}: {n_files} files, {workers} worker process(es)")
+    print(f"{'stage':<16}{'wall s':>9}{'x real time':>13}{'files/s':>9}{'peak MB':>9}")
+    for r in rows:
+        print(
+            f"{r['stage']:<16}{r['wall_s']:>9.1f}{DAY_S / r['wall_s']:>13.0f}"
+            f"{n_files / r['wall_s']:>9.1f}{r['peak_bytes'] / 2**20:>9.0f}"
+        )
+    timed = [r for r in rows if r["stage"] in TIMED_STAGES]
+    total = sum(r["wall_s"] for r in timed)
+    peak = max(r["peak_bytes"] for r in rows)
+    how = "sampled RSS, process + workers" if rows[0]["sampled"] else "getrusage lifetime maxima"
+    print(
+        f"\n{' + '.join(TIMED_STAGES)}: {total:.1f} s ({DAY_S / total:.0f}x real time), "
+        f"target < {TARGET_S:.0f} s: {'met' if total < TARGET_S else 'NOT met'}"
+    )
+    print(
+        f"peak memory: {peak / 2**20:.0f} MB ({how}), target < {TARGET_PEAK_BYTES / 2**30:.0f} GB: "
+        f"{'met' if peak < TARGET_PEAK_BYTES else 'NOT met'}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="directory caching the archive, data and Dagster instance (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data directory with a champion to reuse (default: <work>/data)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes of raw_files and spectrograms"
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write <stage>.prof cProfiles here"
+    )
+    args = parser.parse_args(argv)
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    logging.getLogger("dagster").setLevel(logging.WARNING)  # run events would drown the table
+    from aco_assets.anomaly_scores import anomaly_scores
+    from aco_assets.detections import detections
+    from aco_assets.hydrophone import Archive
+    from aco_assets.raw_files import raw_files
+    from aco_assets.resources import MlflowResource, StorageResource
+    from aco_assets.spectrograms import spectrograms
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="aco-bench-"))
+    archive, data = work / "archive", (args.data or work / "data")
+    ensure_archive(archive)
+    data.mkdir(parents=True, exist_ok=True)
+    storage = StorageResource(data_dir=str(data), archive_root=str(archive))
+    resources = {"storage": storage, "mlflow_resource": MlflowResource(storage=storage)}
+    n_files = len(
+        Archive(archive).files(
+            dt.datetime.combine(DAY, dt.time()),
+            dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time()),
+        )
+    )
+    workers = {"config": {"workers": args.workers}}
+    (work / "dagster_home").mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(tempdir=str(work / "dagster_home"))
+    rows = []
+    for asset, config in ((raw_files, workers), (spectrograms, workers)):
+        rows.append(
+            run_stage(
+                asset,
+                asset.key.path[-1],
+                resources=resources,
+                instance=instance,
+                run_config={"ops": {asset.key.path[-1]: config}},
+                profile_dir=args.profile,
+            )
+        )
+        print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
+    ensure_champion(resources, instance)
+    for asset in (anomaly_scores, detections):
+        rows.append(
+            run_stage(
+                asset,
+                asset.key.path[-1],
+                resources=resources,
+                instance=instance,
+                run_config={},
+                profile_dir=args.profile,
+            )
+        )
+        print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
+    print_table(rows, n_files, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
