@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aco_assets.hydrophone.cli",
     "aco_assets.synth.cli",
     "orchestration.commands",
+    "orchestration.review_commands",
 )
 
 

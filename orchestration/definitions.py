@@ -8,7 +8,9 @@ from aco_assets import (
     anomaly_scores,
     detections,
     detector,
+    evaluation_report,
     raw_files,
+    review_clips,
     spectrograms,
     typical_windows,
 )
@@ -16,22 +18,31 @@ from aco_assets.resources import MlflowResource, StorageResource
 from orchestration.jobs import (
     daily_job,
     detect_job,
+    evaluation_job,
     ingest_job,
     nightly_schedule,
     retrain_job,
     retrain_schedule,
 )
 
+# One module per lineage stage, in lineage order.
+STAGES = [
+    raw_files,
+    spectrograms,
+    typical_windows,
+    detector,
+    anomaly_scores,
+    detections,
+    review_clips,
+    evaluation_report,
+]
+
 _storage = StorageResource()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules(
-        [raw_files, spectrograms, typical_windows, detector, anomaly_scores, detections]
-    ),
-    asset_checks=dg.load_asset_checks_from_modules(
-        [raw_files, spectrograms, typical_windows, detector, anomaly_scores, detections]
-    ),
-    jobs=[ingest_job, retrain_job, detect_job, daily_job],
+    assets=dg.load_assets_from_modules(STAGES),
+    asset_checks=dg.load_asset_checks_from_modules(STAGES),
+    jobs=[ingest_job, retrain_job, detect_job, evaluation_job, daily_job],
     schedules=[nightly_schedule, retrain_schedule],
     resources={
         "storage": _storage,

@@ -7,13 +7,15 @@ import dagster as dg
 from aco_assets.anomaly_scores import anomaly_scores
 from aco_assets.detections import detections
 from aco_assets.detector import detector
+from aco_assets.evaluation_report import evaluation
 from aco_assets.raw_files import raw_files
+from aco_assets.review_clips import review_clips
 from aco_assets.spectrograms import spectrograms
 from aco_assets.typical_windows import typical_windows
 
 INGEST = [raw_files, spectrograms]
 TRAIN = [typical_windows, detector]
-DETECT = [anomaly_scores, detections]
+DETECT = [anomaly_scores, detections, review_clips]
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -28,7 +30,12 @@ retrain_job = dg.define_asset_job(
 detect_job = dg.define_asset_job(
     "detect_job",
     selection=dg.AssetSelection.assets(*DETECT),
-    description="Score the day's windows with the champion and merge detections.",
+    description="Score the day's windows with the champion, merge detections, render review clips.",
+)
+evaluation_job = dg.define_asset_job(
+    "evaluation_job",
+    selection=dg.AssetSelection.assets(evaluation),
+    description="Measure the champion against the ground-truth catalog, baselines and reviews.",
 )
 daily_job = dg.define_asset_job(
     "daily_job",

@@ -140,6 +140,7 @@ def run_pipeline(
             result.trained = True
         for span in contiguous_ranges(days):
             run("detect_job", None, span)
+        run("evaluation_job")
     result.model_version = _champion_version()
     return result
 

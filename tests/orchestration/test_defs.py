@@ -24,6 +24,8 @@ LINEAGE = {
     "detector",
     "anomaly_scores",
     "detections",
+    "review_clips",
+    "evaluation",
 }
 
 
@@ -31,14 +33,14 @@ def test_definitions_load_and_every_job_resolves():
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert LINEAGE <= keys
-    for name in ("ingest_job", "retrain_job", "detect_job", "daily_job"):
+    for name in ("ingest_job", "retrain_job", "detect_job", "evaluation_job", "daily_job"):
         assert defs.resolve_job_def(name).name == name
     assert {s.name for s in defs.schedules} >= {"nightly", "weekly_retrain"}
 
 
 def test_per_day_assets_share_one_daily_partitioning_with_single_run_backfills():
     graph = defs.resolve_asset_graph()
-    per_day = ["raw_files", "spectrograms", "anomaly_scores", "detections"]
+    per_day = ["raw_files", "spectrograms", "anomaly_scores", "detections", "review_clips"]
     partitions = {graph.get(dg.AssetKey(k)).partitions_def for k in per_day}
     assert len(partitions) == 1
     for key in per_day:
