@@ -64,8 +64,8 @@ class DetectorConfig:
     z_dim: int = 16
     h_dim: int = 64
     n_components: int = 4
-    architecture: Architecture = "conv"
-    channels: tuple[int, ...] = (32, 64, 128)
+    architecture: Architecture = "linear"
+    channels: tuple[int, ...] = (512, 256)
     normalise: Normalise = "feature"
     std_floor: float = 0.1
     score: ScoreName = "combined"
@@ -121,6 +121,12 @@ class TrainConfig:
         Adam learning rate and the KL weight of the VAE loss.
     tau_rel
         Sigmoid temperature of the NP loss relative to the threshold: ``tau = tau_rel * rho_thr``.
+    phase2_kl_weight
+        Weight of the KL term of the typical batch added to the NP loss: it anchors the latent
+        code to the prior while the NP phase trains the encoder (without it the latent scale
+        drifts, which ruins the GMM and the N(0, I) proposals of later eras).
+    phase2_lr
+        Learning rate of phase 2 (``None``: ``lr``).
     anomaly_source
         ``"decoded"``: latents rejection-sampled from N(0, I) below the typical GMM's
         rho-quantile, decoded by a frozen snapshot of the generator; ``"real"``: general-data
@@ -136,14 +142,16 @@ class TrainConfig:
 
     rho: float = 0.05
     eras: int = 2
-    phase1_steps: int = 1500
+    phase1_steps: int = 1000
     phase1_steps_later: int = 200
-    phase2_steps: int = 300
+    phase2_steps: int = 200
     batch_size: int = 128
     np_batch_size: int = 128
     lr: float = 1e-3
     beta: float = 1.0
     tau_rel: float = 0.1
+    phase2_kl_weight: float = 0.1
+    phase2_lr: float | None = None
     anomaly_source: AnomalySource = "real"
     mix_decoded: float = 0.5
     sampler_batch: int = 4096
@@ -160,6 +168,8 @@ class TrainConfig:
         _check(self.np_batch_size >= 2, f"np_batch_size must be >= 2, got {self.np_batch_size}")
         _check(self.lr > 0 and self.beta >= 0, f"lr={self.lr}, beta={self.beta}")
         _check(self.tau_rel > 0, f"tau_rel must be > 0, got {self.tau_rel}")
+        _check(self.phase2_kl_weight >= 0, f"phase2_kl_weight={self.phase2_kl_weight} < 0")
+        _check(self.phase2_lr is None or self.phase2_lr > 0, f"phase2_lr={self.phase2_lr}")
         _check(
             self.anomaly_source in ("decoded", "real", "mix"),
             f"anomaly_source must be 'decoded', 'real' or 'mix', got {self.anomaly_source!r}",

@@ -105,15 +105,16 @@ class NPDetector(nn.Module):
         return (x_hat - self.standardise(x)).pow(2).flatten(1).mean(dim=1)  # (B,)
 
     # ------------------------------------------------------- optimizer groups
-    def phase_parameters(self, phase: Phase) -> list[nn.Parameter]:
+    def phase_parameters(self, phase: Phase, *, with_logvar: bool = False) -> list[nn.Parameter]:
         """Parameters updated in a phase, selected from ``named_parameters()``.
 
         phase1 (VAE): encoder, whole bottleneck, generator. phase2 (NP): encoder, mu, eta and
-        the discriminator (``logvar`` is unused there).
+        the discriminator, plus ``logvar`` when ``with_logvar`` (the phase-2 KL anchor uses it).
         """
         prefixes = {
             "phase1": ("encoder.", "bottleneck.", "heads.generator."),
-            "phase2": ("encoder.", "bottleneck.mu.", "bottleneck.eta.", "heads.discriminator."),
+            "phase2": ("encoder.", "bottleneck.mu.", "bottleneck.eta.", "heads.discriminator.")
+            + (("bottleneck.logvar.",) if with_logvar else ()),
         }[phase]
         return [p for n, p in self.named_parameters() if n.startswith(prefixes)]
 

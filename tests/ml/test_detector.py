@@ -86,12 +86,20 @@ def test_phase1_trains_the_bottleneck_and_generator_but_not_the_discriminator(
     assert not _changed(before, model, "heads.discriminator.")
 
 
-@pytest.mark.parametrize("source", ["real", "decoded", "mix"])  # every anomaly source
+@pytest.mark.parametrize(
+    ("source", "kl_weight"),
+    [
+        ("real", 0.0),  # real unlikely general samples, no KL anchor
+        ("decoded", 0.0),  # decoded unlikely latents
+        ("mix", 0.1),  # half and half, with the KL anchor (trains logvar too)
+    ],
+)
 def test_phase2_trains_encoder_mu_eta_and_discriminator(
-    small_config, small_train, small_data, source
+    small_config, small_train, small_data, source, kl_weight
 ):
     """Reference bug 2: phase 2 ran eta under no_grad and never trained the encoder."""
-    train = TrainConfig(**{**small_train.to_dict(), "anomaly_source": source, "phase2_steps": 3})
+    train = TrainConfig(**{**small_train.to_dict(), "anomaly_source": source, "phase2_steps": 3,
+                           "phase2_kl_weight": kl_weight})  # fmt: skip
     model = NPDetector(small_config)
     model.set_normalisation(small_data["general"])
     run = _run(model, train)
@@ -101,7 +109,7 @@ def test_phase2_trains_encoder_mu_eta_and_discriminator(
     for prefix in ("encoder.", "bottleneck.mu.", "bottleneck.eta.", "heads.discriminator."):
         assert _changed(before, model, prefix), prefix
     assert not _changed(before, model, "heads.generator.")
-    assert not _changed(before, model, "bottleneck.logvar.")
+    assert _changed(before, model, "bottleneck.logvar.") == (kl_weight > 0)
     steps = [h for h in run.history if h["phase"] == "phase2"]
     assert (
         len(steps) == 3 and steps[0]["n_decoded"] == {"real": 0, "decoded": 32, "mix": 16}[source]

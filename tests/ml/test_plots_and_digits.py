@@ -76,3 +76,17 @@ def test_quick_digit_experiment_beats_chance_clearly(tmp_path):
     assert res["np"]["fpr_at_rho"] < 0.15
     assert set(res["np"]["per_digit_auc"]) == {"1", "7"}
     assert res["config"]["typical"] == [0, 6, 8, 9]
+
+
+def test_report_averages_seeds_per_method():
+    from ml.experiments.report import summarise
+
+    def run(auc: float) -> dict:
+        m = {"auc": auc, "pauc": 0.5, "tpr_at_rho": 0.8, "fpr_at_rho": 0.05,
+             "per_digit_auc": {"1": auc, "7": 0.9}}  # fmt: skip
+        return {"np": m, "knn": m}
+
+    text = summarise([run(0.9), run(0.8)])
+    np_row = next(line for line in text.splitlines() if "(`np`)" in line)
+    assert "0.850 ± 0.050" in np_row and "0.900 ± 0.000" in np_row
+    assert "(`knn`)" in text and "(`vae`)" not in text
