@@ -95,6 +95,13 @@ class FrontEndConfig:
         Floor of every power before the log, dB re 1 count^2/Hz (levels: re 1 count^2).
     max_missing_share : float
         Windows with a larger share of missing samples are marked invalid, in [0, 1].
+    normalise : {"none", "file_median"}
+        ``"none"``: features are absolute band PSDs (dB re 1 count^2/Hz). ``"file_median"``:
+        each band minus its median over all frames of the valid windows of the samples given
+        (one file in the pipeline), i.e. dB above the file's own background: the spectral
+        equalisation of PAM detectors, which keeps transients and removes what changes slowly
+        (season, time of day, instrument gain drift). The lineage uses ``"file_median"``;
+        ``levels`` stay absolute either way.
     level_bands : tuple of (str, float, float)
         Named bands (name, f_low_hz, f_high_hz) whose levels are reported per window.
     """
@@ -115,6 +122,7 @@ class FrontEndConfig:
     highpass_hz: float = 5.0
     floor_db: float = -60.0
     max_missing_share: float = 0.1
+    normalise: Literal["none", "file_median"] = "none"
     level_bands: tuple[tuple[str, float, float], ...] = field(default=DEFAULT_LEVEL_BANDS)
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,6 +290,8 @@ class FrontEnd:
             problems.append(f"window_s={cfg.window_s} s is not a whole number of samples")
         elif round(cfg.window_s * fs) % (cfg.low_block * cfg.low_down):
             problems.append("window samples must be a multiple of low_block * low_down")
+        if cfg.normalise not in ("none", "file_median"):
+            problems.append(f"normalise must be 'none' or 'file_median', got {cfg.normalise!r}")
         if cfg.n_bands < 1 or cfg.n_frames < 1 or cfg.nfft < 2 or cfg.hop_samples < 1:
             problems.append("n_bands, n_frames, hop_samples must be >= 1 and nfft >= 2")
         if cfg.nfft > cfg.window_s * fs or cfg.low_nfft * cfg.low_block * cfg.low_down > (
@@ -371,6 +381,9 @@ class FrontEnd:
         valid = (missing_share <= self.config.max_missing_share) & np.isfinite(features).all(
             axis=(1, 2, 3)
         )
+        if self.config.normalise == "file_median" and n:
+            ref = features[valid] if valid.any() else features  # (N', 1, F, T)
+            features -= np.median(ref[:, 0], axis=(0, 2))[None, None, :, None]  # (N, 1, F, T)
         return WindowFeatures(
             features=features.astype(np.float32, copy=False),
             offsets_s=np.arange(n) * self.config.window_s,

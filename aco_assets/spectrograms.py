@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import numpy as np
@@ -25,6 +26,9 @@ from aco_assets.resources import StorageResource
 class SpectrogramsConfig(dg.Config):
     workers: int = 2  # processes computing features in parallel
     window_s: float = 5.0  # analysis window length, s (changing it requires retraining)
+    # features relative to each file's per-band median (spectral equalisation: transients stay,
+    # season / time of day / gain drift go) or absolute; changing it requires retraining
+    normalise: Literal["none", "file_median"] = "file_median"
 
 
 def save_day_features(path: Path, features: np.ndarray, front_end: FrontEndConfig) -> None:
@@ -100,7 +104,7 @@ def spectrograms(
     """Log-frequency spectrogram windows of every file of the day (gaps and faults excluded and
     counted), feature arrays on disk and one DuckDB row per window."""
     archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
-    front_end = FrontEnd(FrontEndConfig(window_s=config.window_s))
+    front_end = FrontEnd(FrontEndConfig(window_s=config.window_s, normalise=config.normalise))
     days = partition_days(context)
     items = [
         (day, f.path)

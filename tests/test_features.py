@@ -230,3 +230,29 @@ def test_gaps_are_bridged_by_lines_between_their_valid_neighbours():
     x = np.array([np.nan, 5.0, 1.0, np.nan, np.nan, np.nan, 9.0, 2.0, np.nan], np.float32)
     _bridge_gaps(x, np.isnan(x))
     np.testing.assert_allclose(x, [5.0, 5.0, 1.0, 3.0, 5.0, 7.0, 9.0, 2.0, 2.0])
+
+
+def test_file_median_normalisation_removes_the_background_and_keeps_a_transient():
+    rng = np.random.default_rng(3)
+    fs = 24000
+    x = rng.normal(0.0, 3000.0, fs * 60)
+    t = np.arange(fs) / fs
+    x[fs * 30 : fs * 31] += 20000.0 * np.sin(2 * np.pi * 300.0 * t)  # a 1 s, 300 Hz unit
+    louder = x * 4.0  # the same scene 12 dB louder (gain drift, season)
+    absolute = FrontEnd(FrontEndConfig(normalise="none")).windows(x)
+    rel = FrontEnd(FrontEndConfig(normalise="file_median"))
+    a, b = rel.windows(x), rel.windows(louder)
+    # every band's median over the file is 0 dB, and a pure gain change disappears
+    assert np.allclose(np.median(a.features[:, 0], axis=(0, 2)), 0.0, atol=1e-4)
+    assert np.allclose(a.features, b.features, atol=1e-3)
+    # the unit stands out in its window (window 6 holds 30-35 s) by tens of dB
+    band = int(np.searchsorted(rel.band_edges_hz, 300.0) - 1)
+    assert a.features[6, 0, band].max() > 20.0
+    assert np.abs(np.delete(a.features[:, 0, band], 6, axis=0)).max() < 10.0
+    # levels stay absolute
+    assert np.allclose(a.levels["mid_100_1000"], absolute.levels["mid_100_1000"])
+
+
+def test_an_unknown_normalisation_is_refused():
+    with pytest.raises(FrontEndConfigError, match="normalise"):
+        FrontEnd(FrontEndConfig(normalise="loudness"))
