@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= data
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint ui bench clean
+.PHONY: venv demo test lint ui bench bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,16 @@ lint: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/aco ui --data $(DATA)
 
+## Speed benchmarks (print figures; run on a quiet machine)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_codec.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_codec.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_features.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_quality.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_synth.py
+
+## A full synthetic day (288 files) through the lineage: time, real-time factor, peak memory per stage
+bench-pipeline: $(STAMP)
+	$(BIN)/python benchmarks/bench_pipeline.py --work $(DATA)/bench
 
 clean:
 	rm -rf $(VENV) $(DATA)
