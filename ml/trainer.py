@@ -15,6 +15,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from ml.gmm import GaussianMixture
 from ml.losses import kl_divergence, np_loss, np_threshold, vae_loss
 from ml.model import NPDetector, check_input
 from ml.sampler import rejection_sample, unlikely_indices
+
+if TYPE_CHECKING:
+    from ml.scoring import FittedDetector
 
 __all__ = ["fit_detector", "encode_mu", "fit_gmm", "Callback"]
 
@@ -70,7 +74,7 @@ def fit_detector(
     calibration: np.ndarray | None = None,
     callback: Callback | None = None,
     progress: bool = False,
-):  # -> FittedDetector (imported lazily to keep the modules acyclic)
+) -> FittedDetector:
     """Train the detector and calibrate its thresholds.
 
     Parameters

@@ -215,7 +215,7 @@ def write_figures(
 
 def default_configs(*, quick: bool) -> tuple[DetectorConfig, TrainConfig]:
     """The detector and schedule used for the reported digit results."""
-    config = DetectorConfig(input_shape=INPUT_SHAPE, z_dim=16, h_dim=64, n_components=4,
+    config = DetectorConfig(input_shape=INPUT_SHAPE, z_dim=16, h_dim=64, n_components=8,
                             architecture="linear", channels=(512, 256), normalise="global",
                             score="combined")  # fmt: skip
     train = TrainConfig.quick() if quick else TrainConfig.default()
