@@ -56,9 +56,11 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
     out += [
         "",
         "Next:",
-        f"  UI:   aco ui --data {layout.data_dir}   (then open http://127.0.0.1:3000)",
-        f'  SQL:  duckdb -readonly {layout.duckdb_path} "SELECT * FROM detections ORDER BY peak_score DESC LIMIT 20"',
-        f"        (while runs are going on: aco snapshot --data {layout.data_dir}, then query the snapshot)",
+        f"  UI:      .venv/bin/aco ui --data {layout.data_dir}   (or make ui; then open http://127.0.0.1:3000)",
+        f'  SQL:     .venv/bin/aco sql --data {layout.data_dir} "SELECT * FROM detections ORDER BY peak_score DESC LIMIT 20"',
+        f"           (to keep a session open during runs: .venv/bin/aco snapshot --data {layout.data_dir})",
+        f"  Review:  WAV clips, spectrogram PNGs and Raven tables under {layout.review_dir}",
+        f"  Results: .venv/bin/aco results --data {layout.data_dir}   (writes docs/results.md)",
     ]
     return "\n".join(out)
 
