@@ -40,6 +40,7 @@ class DetectorTrainingConfig(dg.Config):
     n_components: int = 4
     score: Literal["np", "gmm_nll", "combined"] = "combined"  # the production score
     anomaly_source: Literal["decoded", "real", "mix"] = "real"
+    normalise: Literal["feature", "row", "global", "none"] = "feature"  # input standardisation
     phase1_steps: int | None = None  # override the preset's step counts
     phase2_steps: int | None = None
     eras: int | None = None
@@ -56,6 +57,7 @@ class DetectorTrainingConfig(dg.Config):
             input_shape=input_shape,
             z_dim=self.z_dim,
             n_components=self.n_components,
+            normalise=self.normalise,
             score=self.score,
         )
         overrides = {
