@@ -217,3 +217,44 @@ def test_detections_are_merged_anomalous_windows(lineage):
         assert d["start_utc"] <= d["peak_utc"] < d["end_utc"]
         assert 10 <= d["f_low_hz"] < d["f_high_hz"] <= 10000
         assert d["model_version"] == 1
+
+
+def test_reviewer_confirmed_events_leave_the_typical_selection(lineage):
+    from aco_assets.typical_windows import typical_windows
+
+    config = {"ops": {"typical_windows": {"config": {"min_typical_windows": 1}}}}
+    wh = lineage.warehouse()
+    typical_overlapping = """
+        SELECT d.detection_id, count(*) AS n FROM typical_windows t
+        JOIN windows w USING (day, window_index)
+        JOIN detections d ON w.window_start < d.end_utc AND w.window_end > d.start_utc
+        GROUP BY d.detection_id ORDER BY n DESC LIMIT 1"""
+    lineage.materialize([typical_windows], run_config=config)
+    hit = wh.query(typical_overlapping).to_pylist()
+    assert hit, "the test archive has a detection inside typical windows"
+    detection_id = hit[0]["detection_id"]
+    review = pa.table(
+        {
+            "detection_id": [detection_id],
+            "verdict": ["true_event"],
+            "source_file": ["test"],
+            "reviewer": ["pytest"],
+        }
+    )
+    try:
+        wh.replace_rows("reviews", review, where="source_file = ?", params=["test"])
+        lineage.materialize([typical_windows], run_config=config)
+        left = wh.query(
+            typical_overlapping.replace(
+                "GROUP BY", f"WHERE d.detection_id = '{detection_id}' GROUP BY"
+            )
+        )
+        assert left.num_rows == 0
+    finally:
+        wh.replace_rows(
+            "reviews",
+            pa.table({"detection_id": pa.array([], pa.string())}),
+            where="source_file = ?",
+            params=["test"],
+        )
+        lineage.materialize([typical_windows], run_config=config)
