@@ -135,7 +135,10 @@ def split_by_block(
     pool="training",
     group_name="model",
     kinds={"pytorch", "mlflow"},
-    check_specs=[dg.AssetCheckSpec("threshold_is_sane", asset="detector")],
+    check_specs=[
+        dg.AssetCheckSpec("threshold_is_sane", asset="detector"),
+        dg.AssetCheckSpec("gmm_converged", asset="detector"),
+    ],
 )
 def detector(
     context: dg.AssetExecutionContext,
@@ -237,7 +240,15 @@ def detector(
                 "\n\n".join(markdown_image(p, n) for n, p in figures.items())
             ),
         },
-        check_results=[checks],
+        check_results=[
+            checks,
+            dg.AssetCheckResult(
+                check_name="gmm_converged",
+                passed=bool(fitted.gmm.converged_),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"n_components": fitted.config.n_components},
+            ),
+        ],
         data_version=dg.DataVersion(str(version)),
     )
 

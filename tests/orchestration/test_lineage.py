@@ -171,8 +171,19 @@ def test_detector_registers_a_champion_version_with_its_run(lineage):
     assert "figures/losses.png" in artifacts
     row = lineage.warehouse().query("SELECT * FROM model_versions WHERE is_champion").to_pylist()
     assert [r["model_version"] for r in row] == [int(version.version)]
+    # anyone can load the champion from the registry and score feature windows with it
+    from aco_assets.layout import DataLayout
+
     model = mlflow.pyfunc.load_model(f"models:/aco-detector@{CHAMPION}")
-    assert model is not None
+    layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)
+    features = np.load(layout.features_path(lineage.days[0]))[:8]
+    frame = model.predict(features)
+    assert len(frame) == 8
+    assert {"score", "tail_prob", "is_anomaly", "gmm_nll", "np_error"} <= set(frame.columns)
+    meta = lineage.instance.get_latest_materialization_event(dg.AssetKey("detector"))
+    metadata = meta.asset_materialization.metadata
+    assert metadata["model_version"].value == int(version.version)
+    assert "figures" in metadata
 
 
 def test_anomaly_scores_cover_every_window_with_the_model_version(lineage):
