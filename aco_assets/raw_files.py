@@ -55,13 +55,7 @@ def raw_files(
     coverage row, not an error."""
     archive, warehouse = storage.archive(), storage.warehouse()
     days = partition_days(context)
-    listing = {
-        day: archive.files(
-            dt.datetime.combine(day, dt.time()),
-            dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1),
-        )
-        for day in days
-    }
+    listing = {day: archive.day_files(day) for day in days}
     items = [(day, f) for day in days for f in listing[day]]
     context.log.info(f"{len(items)} files over {len(days)} day(s)")
     rows_of: dict[dt.date, list[dict]] = {day: [] for day in days}

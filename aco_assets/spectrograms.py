@@ -106,14 +106,7 @@ def spectrograms(
     archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
     front_end = FrontEnd(FrontEndConfig(window_s=config.window_s, normalise=config.normalise))
     days = partition_days(context)
-    items = [
-        (day, f.path)
-        for day in days
-        for f in archive.files(
-            dt.datetime.combine(day, dt.time()),
-            dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1),
-        )
-    ]
+    items = [(day, f.path) for day in days for f in archive.day_files(day)]
     results_of: dict[dt.date, list[FileWindows]] = {day: [] for day in days}
     done = map_files(
         file_windows,

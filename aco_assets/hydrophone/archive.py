@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -104,16 +104,22 @@ class Archive:
 
     def _all(self) -> list[ArchiveFile]:
         if self._index is None:
-            found = []
-            for path in self.root.glob(
-                f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.{FILE_EXTENSION}"
-            ):
-                try:
-                    found.append(ArchiveFile(path, parse_file_name(path.name)))
-                except FileNameError as e:
-                    logger.debug("ignoring %s: %s", path, e)
-            self._index = sorted(found, key=lambda f: (f.nominal_start_utc, str(f.path)))
+            self._index = _index(
+                self.root.glob(f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.{FILE_EXTENSION}")
+            )
         return self._index
+
+    def day_files(self, day: date) -> list[ArchiveFile]:
+        """Files of one UTC day, in time order.
+
+        Reads only the day's own ``YYYY/MM/DD`` folder (unless the whole index is already
+        cached), so a per-day run never walks a multi-year tree.
+        """
+        if self._index is not None:
+            files = self._index
+        else:
+            files = _index((self.root / f"{day:%Y/%m/%d}").glob(f"*.{FILE_EXTENSION}"))
+        return [f for f in files if f.nominal_start_utc.date() == day]
 
     def files(
         self, start_utc: datetime | None = None, end_utc: datetime | None = None
@@ -141,8 +147,7 @@ class Archive:
             looks at names only.
         """
         t0 = datetime.combine(day, time())
-        files = self.files(t0, t0 + timedelta(days=1))
-        files = [f for f in files if f.nominal_start_utc.date() == day]
+        files = self.day_files(day)
         have = {f.nominal_start_utc for f in files}
         slots = [t0 + i * FILE_SPAN for i in range(FILES_PER_DAY)]
         missing = [t for t in slots if t not in have]
@@ -263,3 +268,14 @@ def _place(out: np.ndarray, idx: int, samples: np.ndarray, valid: np.ndarray) ->
     dst = out[lo:hi]
     ok = valid[src]
     dst[ok] = samples[src][ok]
+
+
+def _index(paths: Iterable[Path]) -> list[ArchiveFile]:
+    """ArchiveFiles of the paths whose names follow the archive rule, in time order."""
+    found = []
+    for path in paths:
+        try:
+            found.append(ArchiveFile(path, parse_file_name(path.name)))
+        except FileNameError as e:
+            logger.debug("ignoring %s: %s", path, e)
+    return sorted(found, key=lambda f: (f.nominal_start_utc, str(f.path)))

@@ -166,3 +166,28 @@ def test_load_over_an_unreadable_file_gives_nan_under_warn_and_raises_under_rais
     assert np.isnan(clip.samples).all() and clip.gaps == [(day2, day2 + timedelta(seconds=1))]
     with pytest.raises(EmptyFileError, match="2016-02-16--00.00.HYD24BBpk"):
         archive.load(day2, timedelta(seconds=1), on_fault="raise")
+
+
+def test_day_files_reads_only_that_days_folder_and_matches_the_full_index(tmp_path):
+    from datetime import date, datetime
+
+    import numpy as np
+
+    from aco_assets.hydrophone import Archive, archive_path_for, write_file
+
+    for start in (
+        datetime(2016, 2, 14, 23, 55),
+        datetime(2016, 2, 15, 0, 0),
+        datetime(2016, 2, 15, 5, 0),
+    ):
+        path = tmp_path / archive_path_for(start)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, np.zeros(4096, np.int32), start_utc=start)
+    (tmp_path / "2016" / "02" / "15" / "notes.txt").write_text("not a data file")
+    fresh = Archive(tmp_path)
+    day = fresh.day_files(date(2016, 2, 15))
+    assert fresh._index is None  # no walk of the whole tree
+    assert [f.nominal_start_utc.hour for f in day] == [0, 5]
+    indexed = Archive(tmp_path)
+    indexed.days()  # builds the full index
+    assert indexed.day_files(date(2016, 2, 15)) == day
