@@ -78,6 +78,17 @@ CREATE TABLE IF NOT EXISTS model_versions (
     n_general BIGINT, n_typical BIGINT, is_champion BOOLEAN, checks_passed BOOLEAN,
     model_dir VARCHAR
 );
+-- the false-alarm budget, how it became the threshold, and the time split of training
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS false_alarms_per_hour DOUBLE;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS threshold_rule VARCHAR;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS calibration_hours DOUBLE;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_hours DOUBLE;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_alarms BIGINT;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_false_alarms_per_hour DOUBLE;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS split_unit VARCHAR;
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS train_units VARCHAR;       -- JSON list
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS calibration_units VARCHAR; -- JSON list
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS test_units VARCHAR;        -- JSON list
 CREATE TABLE IF NOT EXISTS anomaly_scores (
     day DATE NOT NULL,
     window_index INTEGER NOT NULL,

@@ -14,7 +14,7 @@ from ml.errors import ConfigError
 
 __all__ = ["DetectorConfig", "TrainConfig", "ScoreName", "AnomalySource"]
 
-ScoreName = Literal["np", "gmm_nll", "combined"]
+ScoreName = Literal["np", "gmm_nll", "combined", "recon_error"]
 AnomalySource = Literal["decoded", "real", "mix"]
 Architecture = Literal["conv", "linear"]
 Normalise = Literal["feature", "row", "global", "none"]
@@ -52,7 +52,8 @@ class DetectorConfig:
         pixels or bands would otherwise be divided by zero).
     score
         The production score: discriminator error (``"np"``), latent GMM negative
-        log-likelihood (``"gmm_nll"``) or their calibration-standardised sum (``"combined"``).
+        log-likelihood (``"gmm_nll"``), their calibration-standardised sum (``"combined"``) or
+        the VAE (generator) reconstruction error (``"recon_error"``).
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init
@@ -88,7 +89,7 @@ class DetectorConfig:
         _check(
             self.normalise in ("feature", "row", "global", "none"), f"normalise={self.normalise!r}"
         )
-        _check(self.score in ("np", "gmm_nll", "combined"), f"score={self.score!r}")
+        _check(self.score in ("np", "gmm_nll", "combined", "recon_error"), f"score={self.score!r}")
         _check(self.std_floor > 0, f"std_floor must be > 0, got {self.std_floor}")
         _check(self.reg_covar > 0, f"reg_covar must be > 0, got {self.reg_covar}")
 

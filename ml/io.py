@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["save_detector", "load_detector", "FORMAT_VERSION"]
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: recon_error calibration scores, operating point
 _FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
 
 
@@ -44,6 +44,7 @@ def save_detector(fitted: FittedDetector, directory: str | Path) -> Path:
         "train_config": fitted.train.to_dict(),
         "thresholds": fitted.thresholds,
         "combine_stats": fitted.combine_stats,
+        "operating_point": fitted.operating_point,
     }
     (out / "config.json").write_text(json.dumps(meta, indent=2))
     torch.save(fitted.model.state_dict(), out / "model.pt")
@@ -73,7 +74,7 @@ def load_detector(directory: str | Path) -> FittedDetector:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
             f"{src / 'config.json'}: format_version {meta.get('format_version')!r}, "
-            f"this code reads {FORMAT_VERSION}"
+            f"this code reads {FORMAT_VERSION}; retrain the detector (`aco pipeline --retrain`)"
         )
     model = NPDetector(DetectorConfig.from_dict(meta["detector_config"]))
     state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
@@ -93,6 +94,8 @@ def load_detector(directory: str | Path) -> FittedDetector:
         combine_stats=meta["combine_stats"],
         history=json.loads((src / "history.json").read_text()),
     )
+    if meta.get("operating_point") is not None:
+        fitted.operating_point = dict(meta["operating_point"])
     if fitted.thresholds != meta["thresholds"]:
         raise ModelFileError(
             f"{src}: thresholds recomputed from calibration.npz differ from config"

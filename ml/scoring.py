@@ -27,7 +27,12 @@ __all__ = ["Scores", "FittedDetector", "SCORE_NAMES", "SCORE_FIELDS", "generate_
 logger = logging.getLogger(__name__)
 SCORE_NAMES: tuple[str, ...] = get_args(ScoreName)
 #: score name -> the Scores field that holds it
-SCORE_FIELDS: dict[str, str] = {"np": "np_error", "gmm_nll": "gmm_nll", "combined": "combined"}
+SCORE_FIELDS: dict[str, str] = {
+    "np": "np_error",
+    "gmm_nll": "gmm_nll",
+    "combined": "combined",
+    "recon_error": "recon_error",
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ class FittedDetector:
         self.thresholds: dict[str, float] = {
             name: _quantile_threshold(calibration_scores[name], train.rho) for name in SCORE_NAMES
         }
+        #: The operating point of the production score when one was set by the caller (e.g. a
+        #: false-alarm budget turned into a threshold on calibration time): ``threshold`` plus
+        #: whatever describes how it was chosen. ``None``: the (1 - rho) calibration quantile.
+        self.operating_point: dict[str, Any] | None = None
 
     # ------------------------------------------------------------- properties
     @property
@@ -106,8 +115,20 @@ class FittedDetector:
 
     @property
     def threshold(self) -> float:
-        """Threshold of the production score at the target FPR rho."""
+        """Threshold of the production score: the operating point when one is set, else the
+        (1 - rho) quantile of the calibration scores (the target window FPR rho)."""
+        if self.operating_point is not None:
+            return float(self.operating_point["threshold"])
         return self.thresholds[self.score_name]
+
+    def set_operating_point(self, threshold: float, **how: Any) -> None:
+        """Use ``threshold`` for the production score (``score > threshold`` is anomalous).
+
+        ``how`` describes the rule that chose it (JSON-able values); it is saved with the model.
+        """
+        if not np.isfinite(threshold):
+            raise InputShapeError(f"operating threshold must be finite, got {threshold}")
+        self.operating_point = {"threshold": float(threshold), **how}
 
     @property
     def realised_calibration_fpr(self) -> float:
@@ -126,7 +147,7 @@ class FittedDetector:
         history: list[dict[str, Any]],
     ) -> FittedDetector:
         """Score held-out typical data and set every threshold from it."""
-        raw = _raw_scores(model, gmm, calibration, batch_size=1024)
+        raw = _raw_scores(model, gmm, calibration, batch_size=1024, with_recon=True)
         log_np = np.log(raw["np_error"])
         stats = {"log_np_mean": float(log_np.mean()), "log_np_std": float(log_np.std() + 1e-12),
                  "nll_mean": float(raw["gmm_nll"].mean()),

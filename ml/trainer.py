@@ -72,6 +72,7 @@ def fit_detector(
     config: DetectorConfig,
     train: TrainConfig,
     calibration: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
     callback: Callback | None = None,
     progress: bool = False,
 ) -> FittedDetector:
@@ -81,7 +82,8 @@ def fit_detector(
     ----------
     general
         All (unlabeled) data, (N, C, H, W) float32, raw units (e.g. log power); used for the
-        normalisation statistics, phase 1, and as the pool of real anomaly candidates.
+        normalisation statistics and phase 1 (and the pool of real anomaly candidates when
+        ``candidates`` is not given).
     typical
         Data chosen as typical, (M, C, H, W) float32; fits the GMM and is the NP negative class.
     config, train
@@ -89,6 +91,11 @@ def fit_detector(
     calibration
         Held-out typical data (L, C, H, W) float32 that sets the thresholds. When ``None``, a
         ``train.calibration_fraction`` share of ``typical`` is held out (seeded).
+    candidates
+        The pool of real anomaly candidates of phase 2, (P, C, H, W) float32: samples whose
+        latent is unlikely under the typical GMM are drawn from it. It must not hold typical
+        samples (they are the negative class of the same loss); ``None`` uses ``general``,
+        which is right only when ``general`` and ``typical`` are disjoint.
     callback
         Called as ``callback(phase, step, metrics)`` after every step, with phase one of
         ``"phase1"``, ``"gmm"``, ``"phase2"`` and a global step counter.
@@ -106,6 +113,7 @@ def fit_detector(
     if calibration is None:
         typical, calibration = _split_calibration(typical, train.calibration_fraction, rng)
     calibration = _as_input(calibration, config, "calibration")
+    pool = general if candidates is None else _as_input(candidates, config, "candidates")
     torch.manual_seed(train.seed)
     model = NPDetector(config)
     model.set_normalisation(general)
@@ -120,7 +128,7 @@ def fit_detector(
             _phase1(run, general, steps1, era)
             gmm = _fit_and_report(run, typical, era)
             if train.phase2_steps > 0:
-                _phase2(run, gmm, general, typical, era)
+                _phase2(run, gmm, pool, typical, era)
                 gmm = _fit_and_report(run, typical, era)  # phase 3
     finally:
         if bar is not None:
@@ -237,11 +245,11 @@ class _AnomalySource:
 
 
 def _phase2(
-    run: _Run, gmm: GaussianMixture, general: np.ndarray, typical: np.ndarray, era: int
+    run: _Run, gmm: GaussianMixture, candidates: np.ndarray, typical: np.ndarray, era: int
 ) -> None:
     """Neyman-Pearson phase: encoder + mu + eta + discriminator (reference bugs 2, 3, 7)."""
     model, train = run.model, run.train
-    source = _AnomalySource(run, gmm, general, typical)
+    source = _AnomalySource(run, gmm, candidates, typical)
     kl_weight = train.phase2_kl_weight
     params = model.phase_parameters("phase2", with_logvar=kl_weight > 0)
     opt = torch.optim.Adam(params, lr=train.phase2_lr or train.lr)

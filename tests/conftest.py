@@ -11,8 +11,11 @@ import dagster as dg
 import pytest
 
 # A detector small enough to train in seconds on CPU; the lineage, not the model, is under test.
-TINY_DETECTOR = {"phase1_steps": 60, "phase2_steps": 20, "eras": 1, "seed": 0}
-TINY_TYPICAL = {"min_typical_windows": 50}
+TINY_DETECTOR = {"phase1_steps": 60, "phase2_steps": 20, "eras": 1, "seed": 0, "false_alarms_per_hour": 12.0}
+# The test archive has files at 19, 03 and 11 h HST each day: count the first two as "evening" so
+# that the typical windows span the four clock hours the protocol's time split needs, and the
+# 11 h files stay outside the selection (the phase-2 anomaly candidates).
+TINY_TYPICAL = {"min_typical_windows": 50, "evening_hours_hst": [19, 3]}
 
 
 @dataclass
