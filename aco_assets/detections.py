@@ -6,7 +6,6 @@ spectrum rises most above the typical median, and the model version.
 """
 
 import datetime as dt
-from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
@@ -16,41 +15,13 @@ from aco_assets.anomaly_scores import anomaly_scores
 from aco_assets.features import FrontEnd, FrontEndConfig, band_label
 from aco_assets.model_registry import load_version
 from aco_assets.partitions import daily_partitions, partition_days
+from aco_assets.protocol import EPISODE_GAP_S, episode_bounds
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.spectrograms import load_day_features
 
 
 class DetectionsConfig(dg.Config):
-    max_gap_s: float = 5.0  # anomalous windows closer than this belong to one event
-
-
-@dataclass(frozen=True)
-class Segment:
-    first: int  # index of the first window (in time order)
-    last: int  # index of the last window, inclusive
-
-
-def merge_windows(
-    start_us: np.ndarray, end_us: np.ndarray, is_anomaly: np.ndarray, *, max_gap_s: float
-) -> list[Segment]:
-    """Group anomalous windows into events.
-
-    Parameters
-    ----------
-    start_us, end_us : (N,) int64
-        Window start and end, microseconds, sorted by start.
-    is_anomaly : (N,) bool
-    max_gap_s : float
-        Largest silence between two anomalous windows of one event, s.
-    """
-    idx = np.flatnonzero(is_anomaly)
-    if idx.size == 0:
-        return []
-    gaps = start_us[idx[1:]] - end_us[idx[:-1]]  # (M-1,) us
-    breaks = np.flatnonzero(gaps > max_gap_s * 1e6)
-    firsts = np.concatenate([[0], breaks + 1])
-    lasts = np.concatenate([breaks, [idx.size - 1]])
-    return [Segment(int(idx[a]), int(idx[b])) for a, b in zip(firsts, lasts, strict=True)]
+    max_gap_s: float = EPISODE_GAP_S  # anomalous windows closer than this are one alarm
 
 
 def detections_of_day(
@@ -75,10 +46,11 @@ def detections_of_day(
     index = np.asarray(scores["window_index"].to_numpy(), np.int64)
     files, offsets = scores["file"].to_pylist(), scores["offset_s"].to_pylist()
     rows = []
-    for seg in merge_windows(
+    bounds = episode_bounds(
         start.astype(np.int64), end.astype(np.int64), flags, max_gap_s=max_gap_s
-    ):
-        span = np.arange(seg.first, seg.last + 1)
+    )
+    for first, last in bounds:
+        span = np.arange(first, last + 1)
         span = span[flags[span]]
         peak = span[np.argmax(score[span])]
         deviation = np.asarray(features[index[span]], np.float32).mean(axis=0, keepdims=True)
@@ -86,8 +58,8 @@ def detections_of_day(
         f_low, f_high = front_end.dominant_bands(deviation)[0]
         rows.append(
             {
-                "start_utc": start[seg.first].item(),
-                "end_utc": end[seg.last].item(),
+                "start_utc": start[first].item(),
+                "end_utc": end[last].item(),
                 "peak_utc": start[peak].item(),
                 "peak_score": float(score[peak]),
                 "peak_tail_prob": float(tail[peak]),
@@ -95,8 +67,8 @@ def detections_of_day(
                 "band": band_label(f_low, f_high),
                 "f_low_hz": float(f_low),
                 "f_high_hz": float(f_high),
-                "file": files[seg.first],
-                "offset_s": float(offsets[seg.first]),
+                "file": files[first],
+                "offset_s": float(offsets[first]),
             }
         )
     rows.sort(key=lambda r: -r["peak_score"])

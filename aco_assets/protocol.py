@@ -154,18 +154,33 @@ def audio_hours(start_us: np.ndarray, end_us: np.ndarray) -> float:
     return float((np.maximum.reduceat(e, first) - s[first]).sum()) / US_PER_HOUR
 
 
+def episode_bounds(
+    start_us: np.ndarray, end_us: np.ndarray, flags: np.ndarray, *, max_gap_s: float
+) -> list[tuple[int, int]]:
+    """Episodes of flagged steps, as (first, last) indices into the time-sorted steps.
+
+    Flagged steps are merged while the next one starts no later than ``max_gap_s`` after the
+    latest end so far (overlapping and touching steps always merge). ``start_us`` must be
+    sorted; the indices count all steps, flagged or not.
+    """
+    idx = np.flatnonzero(np.asarray(flags, bool))
+    if idx.size == 0:
+        return []
+    s = np.asarray(start_us, np.int64)[idx]
+    reach = np.maximum.accumulate(np.asarray(end_us, np.int64)[idx])
+    breaks = np.flatnonzero(s[1:] > reach[:-1] + int(round(max_gap_s * 1e6)))
+    firsts = np.concatenate([[0], breaks + 1])
+    lasts = np.concatenate([breaks, [idx.size - 1]])
+    return [(int(idx[a]), int(idx[b])) for a, b in zip(firsts, lasts, strict=True)]
+
+
 def count_episodes(
     start_us: np.ndarray, end_us: np.ndarray, flags: np.ndarray, *, max_gap_s: float
 ) -> int:
-    """Number of episodes: flagged steps merged when they overlap or lie within ``max_gap_s``."""
+    """Number of episodes of flagged steps (:func:`episode_bounds`); steps in any order."""
     order = np.argsort(start_us, kind="stable")
-    f = np.asarray(flags, bool)[order]
-    s = np.asarray(start_us, np.int64)[order][f]
-    e = np.asarray(end_us, np.int64)[order][f]
-    if s.size == 0:
-        return 0
-    reach = np.maximum.accumulate(e)
-    return int(1 + np.sum(s[1:] > reach[:-1] + int(max_gap_s * 1e6)))
+    s, e = np.asarray(start_us, np.int64)[order], np.asarray(end_us, np.int64)[order]
+    return len(episode_bounds(s, e, np.asarray(flags, bool)[order], max_gap_s=max_gap_s))
 
 
 def episode_peaks(
@@ -176,16 +191,12 @@ def episode_peaks(
     *,
     max_gap_s: float,
 ) -> np.ndarray:
-    """(Q,) peak score of each episode of ``scores > threshold``."""
+    """(Q,) peak score of each episode of ``scores > threshold``; steps in any order."""
     order = np.argsort(start_us, kind="stable")
     sc = np.asarray(scores, np.float64)[order]
-    f = is_anomalous(sc, threshold)
-    s, e, sc = np.asarray(start_us)[order][f], np.asarray(end_us)[order][f], sc[f]
-    if s.size == 0:
-        return np.empty(0)
-    reach = np.maximum.accumulate(e)
-    first = np.flatnonzero(np.concatenate([[True], s[1:] > reach[:-1] + int(max_gap_s * 1e6)]))
-    return np.maximum.reduceat(sc, first)
+    s, e = np.asarray(start_us, np.int64)[order], np.asarray(end_us, np.int64)[order]
+    bounds = episode_bounds(s, e, is_anomalous(sc, threshold), max_gap_s=max_gap_s)
+    return np.array([np.nanmax(sc[a : b + 1]) for a, b in bounds])
 
 
 @dataclass(frozen=True)
