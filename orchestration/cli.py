@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aco_assets.synth.cli",
     "orchestration.commands",
     "orchestration.review_commands",
+    "orchestration.yardstick",
 )
 
 
