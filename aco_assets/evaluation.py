@@ -27,7 +27,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 logger = logging.getLogger(__name__)
 
-#: Catalog labels that are data-quality glitches, not acoustic events.
+#: Event classes that are data-quality glitches, not acoustic events (older catalogs listed the
+#: glitches among the events; the synthetic archive now writes them to its faults table).
 GLITCH_LABELS: frozenset[str] = frozenset({"glitch_dropout", "glitch_spike", "glitch_dc_step"})
 #: Default SNR buckets (dB, lower bound inclusive, upper exclusive) for event-level recall.
 SNR_BUCKETS_DB: tuple[tuple[float, float], ...] = (
@@ -118,25 +119,66 @@ class WindowLabels:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def truth_rows(events: Table, faults: Table | None = None) -> dict[str, np.ndarray]:
+    """Events and faults as one set of columns, with ``quality`` marking the data-quality rows.
+
+    Parameters
+    ----------
+    events : the events table (``event_id, class, start_utc, end_utc, snr_db``; M rows)
+    faults : the faults table (``class, start_utc, end_utc``; P rows), optional
+
+    Returns
+    -------
+    dict of str to ndarray, each (M + P,): ``event_id`` (-1 for faults), ``class``,
+    ``start_utc``, ``end_utc`` (datetime64[us]), ``snr_db`` (NaN for faults), ``quality``
+    (True for faults and glitch classes).
+    """
+    ev = table_columns(
+        events, ("event_id", "class", "start_utc", "end_utc", "snr_db"), name="events"
+    )
+    names = ("event_id", "class", "start_utc", "end_utc", "snr_db")
+    cols = {k: ev[k] for k in names}
+    cols["class"] = cols["class"].astype(str)
+    cols["event_id"] = cols["event_id"].astype(np.int64)
+    cols["snr_db"] = cols["snr_db"].astype(np.float64)
+    quality = np.isin(cols["class"], list(GLITCH_LABELS))
+    if faults is not None:
+        f = table_columns(faults, ("class", "start_utc", "end_utc"), name="faults")
+        n = len(f["class"])
+        extra = {
+            "event_id": np.full(n, -1, np.int64),
+            "class": f["class"].astype(str),
+            "start_utc": f["start_utc"],
+            "end_utc": f["end_utc"],
+            "snr_db": np.full(n, np.nan),
+        }
+        cols = {k: np.concatenate([cols[k], extra[k]]) for k in names}
+        quality = np.concatenate([quality, np.ones(n, bool)])
+    cols["quality"] = quality
+    return cols
+
+
 def window_labels(
     window_start: np.ndarray,
     window_end: np.ndarray,
-    catalog: Table,
+    events: Table,
+    faults: Table | None = None,
     *,
     min_overlap_s: float = 0.5,
 ) -> WindowLabels:
-    """Ground truth of each analysis window from the archive's catalog.
+    """Ground truth of each analysis window from the archive's events and faults tables.
 
     A window and a catalog row overlap when their intersection lasts at least
     ``min(min_overlap_s, 0.5 * row duration)``, so a short event (an implosion of 50 ms) counts
     in the window that holds it, and an event split across two windows counts in both. Rows with
-    ``kind == "fault"`` or a glitch label (:data:`GLITCH_LABELS`) are data-quality truth: they
-    set ``is_quality``, never ``is_event``.
+    the faults table and events of a glitch class (:data:`GLITCH_LABELS`) are data-quality truth:
+    they set ``is_quality`` (``quality_label`` = their class), never ``is_event``.
 
     Parameters
     ----------
     window_start, window_end : datetime64 (N,), naive UTC, any order
-    catalog : table with ``event_id, kind, label, start_utc, end_utc, snr_db``
+    events : table with ``event_id, class, start_utc, end_utc, snr_db`` (``read_catalog``)
+    faults : table with ``class, start_utc, end_utc`` (``read_faults``), optional
     min_overlap_s : seconds, see above
 
     Returns
@@ -147,9 +189,7 @@ def window_labels(
     ends = np.asarray(window_end).astype("datetime64[us]")
     if starts.shape != ends.shape or starts.ndim != 1:
         raise EvaluationError(f"window_start {starts.shape} and window_end {ends.shape} differ")
-    cat = table_columns(
-        catalog, ("event_id", "kind", "label", "start_utc", "end_utc", "snr_db"), name="catalog"
-    )
+    cat = truth_rows(events, faults)
     n = len(starts)
     order = np.argsort(starts, kind="stable")
     s_sorted, e_sorted = starts[order], ends[order]
@@ -158,9 +198,8 @@ def window_labels(
     label, quality_label = np.full(n, "", object), np.full(n, "", object)
     snr = np.full(n, np.nan)
     event_id = np.full(n, -1, np.int64)
-    labels = cat["label"].astype(str)
-    kinds = cat["kind"].astype(str)
-    snr_cat = cat["snr_db"].astype(np.float64)
+    labels, quality = cat["class"], cat["quality"]
+    snr_cat = cat["snr_db"]
     for m in range(len(labels)):
         c_start, c_end = cat["start_utc"][m], cat["end_utc"][m]
         i0 = np.searchsorted(e_cummax, c_start, side="right")
@@ -171,7 +210,7 @@ def window_labels(
         overlap_s = _seconds(np.minimum(e_sorted[idx], c_end) - np.maximum(s_sorted[idx], c_start))
         need_s = min(min_overlap_s, 0.5 * _seconds(c_end - c_start))
         hit = order[idx[overlap_s >= need_s - 1e-9]]
-        if kinds[m] == "fault" or labels[m] in GLITCH_LABELS:
+        if quality[m]:
             is_quality[hit] = True
             quality_label[hit] = str(labels[m])
             continue
@@ -347,7 +386,8 @@ def _recall_table(groups: np.ndarray, detected: np.ndarray, names: Sequence[str]
 
 def match_events(
     detections: Table,
-    catalog_events: Table,
+    events: Table,
+    faults: Table | None = None,
     *,
     tolerance_s: float = 2.0,
     n_days: float | None = None,
@@ -359,13 +399,14 @@ def match_events(
     A detection and an acoustic event match when the detection, widened by ``tolerance_s`` on
     both sides, overlaps the event. An event is recalled when any detection matches it (so one
     detection can recall two events); a detection is true when it matches any acoustic event.
-    Glitch and fault rows (see :data:`GLITCH_LABELS`) are not acoustic events: detections that
-    match only them are counted in ``n_quality_detections`` and as false in ``precision``.
+    Faults and glitch classes (see :data:`GLITCH_LABELS`) are not acoustic events: detections
+    that match only them are counted in ``n_quality_detections`` and as false in ``precision``.
 
     Parameters
     ----------
     detections : table with ``start_utc, end_utc, peak_score`` (Q rows)
-    catalog_events : the catalog (``kind, label, start_utc, end_utc, snr_db``; M rows)
+    events : the events table (``event_id, class, start_utc, end_utc, snr_db``; M rows)
+    faults : the faults table (``class, start_utc, end_utc``), optional
     tolerance_s : seconds of slack on each side of a detection
     n_days : days of audio analysed, for alarms per day; None uses the number of distinct UTC
         dates among detections and catalog rows (a lower bound: pass it when known)
@@ -377,13 +418,10 @@ def match_events(
     EventMatch
     """
     det = table_columns(detections, ("start_utc", "end_utc", "peak_score"), name="detections")
-    cat = table_columns(
-        catalog_events, ("kind", "label", "start_utc", "end_utc", "snr_db"), name="catalog"
-    )
+    cat = truth_rows(events, faults)
     tol = np.timedelta64(int(round(tolerance_s * 1e6)), "us")
     d_start, d_end = det["start_utc"] - tol, det["end_utc"] + tol  # (Q,)
-    labels, kinds = cat["label"].astype(str), cat["kind"].astype(str)
-    acoustic = (kinds == "event") & ~np.isin(labels, list(GLITCH_LABELS))  # (M,)
+    labels, acoustic = cat["class"], ~cat["quality"]  # (M,)
     # (Q, M) overlap matrix: detections per day and catalog rows are both small.
     overlap = (d_start[:, None] < cat["end_utc"][None, :]) & (d_end[:, None] > cat["start_utc"])
     detection_is_true = (overlap & acoustic[None, :]).any(axis=1)  # (Q,)

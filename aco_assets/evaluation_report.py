@@ -30,7 +30,6 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from aco_assets.anomaly_scores import anomaly_scores
 from aco_assets.detections import detections, merge_windows
@@ -46,6 +45,7 @@ from aco_assets.evaluation import (
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
 from aco_assets.resources import MlflowResource, StorageResource
+from aco_assets.synth.catalog import FAULTS_NAME, read_catalog, read_faults
 from aco_assets.warehouse import Warehouse
 
 #: method name -> anomaly_scores column (see the module docstring).
@@ -120,6 +120,7 @@ def evaluate_methods(
     production: pa.Table,
     catalog: pa.Table,
     *,
+    faults: pa.Table | None = None,
     threshold: float,
     n_days: int,
     max_fpr: float,
@@ -129,7 +130,7 @@ def evaluate_methods(
 ) -> tuple[dict[str, dict], dict[str, EventMatch]]:
     """Window metrics and event matches of every method of :data:`METHODS`."""
     labels = window_labels(
-        windows["window_start"].to_numpy(), windows["window_end"].to_numpy(), catalog
+        windows["window_start"].to_numpy(), windows["window_end"].to_numpy(), catalog, faults
     )
     flagged_share = float(np.mean(windows["score"].to_numpy() >= threshold))
     keep = ~labels.is_quality
@@ -148,7 +149,9 @@ def evaluate_methods(
             if method == "production"
             else baseline_detections(windows, column, thr, max_gap_s=max_gap_s)
         )
-        matches[method] = match_events(dets, catalog, tolerance_s=tolerance_s, n_days=n_days, ks=ks)
+        matches[method] = match_events(
+            dets, catalog, faults, tolerance_s=tolerance_s, n_days=n_days, ks=ks
+        )
     return results, matches
 
 
@@ -266,11 +269,13 @@ def evaluation(
     )
     metadata: dict[str, Any] = {"model_version": version, "windows": windows.num_rows, "days": days}
     catalog_path = layout.archive_root / "catalog.parquet"
+    has_faults = (layout.archive_root / FAULTS_NAME).exists()
     if catalog_path.exists() and windows.num_rows:
         results, matches = evaluate_methods(
             windows,
             production,
-            pq.read_table(catalog_path),
+            read_catalog(catalog_path),
+            faults=read_faults(layout.archive_root) if has_faults else None,
             threshold=model[0]["threshold"],
             n_days=max(days, 1),
             max_fpr=config.max_fpr,

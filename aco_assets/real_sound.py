@@ -109,7 +109,7 @@ def write_recording(x: np.ndarray, start: dt.datetime, root: Path, gain: float) 
 
 
 def measured_units(folder: Path, rec: Recording) -> list[dict[str, Any]]:
-    """Catalog rows (``window_labels`` form) of the recording's units in ``events_measured.csv``."""
+    """Events rows (``window_labels`` form) of the recording's units in ``events_measured.csv``."""
     rows = []
     with open(folder / "events_measured.csv", newline="") as f:
         for i, r in enumerate(csv.DictReader(f)):
@@ -117,8 +117,7 @@ def measured_units(folder: Path, rec: Recording) -> list[dict[str, Any]]:
                 rows.append(
                     {
                         "event_id": i,
-                        "kind": "event",
-                        "label": r["label"],
+                        "class": r["label"],
                         "snr_db": np.nan,
                         "start_utc": rec.start_utc + dt.timedelta(seconds=float(r["start_s"])),
                         "end_utc": rec.start_utc + dt.timedelta(seconds=float(r["end_s"])),

@@ -139,14 +139,17 @@ def typical_windows(
 
 
 def _contamination(con, catalog: Path | None) -> float | None:
-    """Share of typical windows overlapping an acoustic event of the ground-truth catalog."""
+    """Share of typical windows overlapping an acoustic event of the ground-truth catalog.
+
+    ``catalog.parquet`` holds acoustic events only (data faults are in ``faults.parquet``).
+    """
     if catalog is None:
         return None
     row = con.execute(
         """
         SELECT avg(CASE WHEN EXISTS (
                    SELECT 1 FROM read_parquet(?) c
-                   WHERE c.kind = 'event' AND c.start_utc < t.window_end AND c.end_utc > t.window_start)
+                   WHERE c.start_utc < t.window_end AND c.end_utc > t.window_start)
                THEN 1.0 ELSE 0.0 END)
         FROM (SELECT t.*, w.window_end FROM typical_windows t JOIN windows w USING (day, window_index)) t
         """,

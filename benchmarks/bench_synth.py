@@ -58,7 +58,7 @@ def time_files(n_files: int, out: Path) -> None:
 
 def coverage(root: Path) -> None:
     """Print the share of 5 s windows overlapping an event, by month and by HST evening."""
-    events = read_catalog(root, kind="event").to_pylist()
+    events = read_catalog(root).to_pylist()
     by_file: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
     for e in events:
         by_file.setdefault(e["file"], []).append((e["start_utc"], e["end_utc"]))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from aco_assets.layout import DataLayout
 from aco_assets.warehouse import Warehouse
 
@@ -66,8 +64,15 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
 
 
 def _catalog(root: Path) -> list[dict] | None:
-    path = root / "catalog.parquet"
-    return pq.read_table(path).to_pylist() if path.exists() else None
+    """Events and faults of the archive's ground truth as rows (``is_fault`` tells them apart)."""
+    from aco_assets.synth.catalog import CATALOG_NAME, FAULTS_NAME, read_catalog, read_faults
+
+    if not (root / CATALOG_NAME).exists():
+        return None
+    rows = [dict(r, is_fault=False) for r in read_catalog(root).to_pylist()]
+    if (root / FAULTS_NAME).exists():
+        rows += [dict(r, is_fault=True, snr_db=float("nan")) for r in read_faults(root).to_pylist()]
+    return rows
 
 
 def _truth(catalog: list[dict], start: dt.datetime, end: dt.datetime) -> str:
@@ -76,15 +81,13 @@ def _truth(catalog: list[dict], start: dt.datetime, end: dt.datetime) -> str:
         return "-"
     best = max(
         hits,
-        key=lambda c: (c["kind"] == "event", c["snr_db"] if c["snr_db"] == c["snr_db"] else -99),
+        key=lambda c: (not c["is_fault"], c["snr_db"] if c["snr_db"] == c["snr_db"] else -99),
     )
     snr = f" {best['snr_db']:.0f} dB" if best["snr_db"] == best["snr_db"] else ""
-    return f"{best['label']}{snr}"
+    return f"{best['class']}{snr}"
 
 
 def _match_text(wh: Warehouse, catalog: list[dict], lo: dt.date, hi: dt.date, n_days: int) -> str:
-    import pyarrow as pa
-
     from aco_assets.evaluation import match_events
 
     dets = wh.query(
@@ -94,7 +97,13 @@ def _match_text(wh: Warehouse, catalog: list[dict], lo: dt.date, hi: dt.date, n_
     rows = [c for c in catalog if dt.datetime.combine(lo, dt.time()) <= c["start_utc"] < end]
     if not rows:
         return "Catalog: no ground-truth events in these days."
-    m = match_events(dets, pa.Table.from_pylist(rows), n_days=max(n_days, 1))
+    events = [
+        {k: r[k] for k in ("event_id", "class", "start_utc", "end_utc", "snr_db")}
+        for r in rows
+        if not r["is_fault"]
+    ]
+    faults = [{k: r[k] for k in ("class", "start_utc", "end_utc")} for r in rows if r["is_fault"]]
+    m = match_events(dets, events, faults or None, n_days=max(n_days, 1))
     lines = [
         f"Against the archive's ground truth ({m.n_events} acoustic events): event recall "
         f"{m.recall:.2f}, detection precision {m.precision:.2f}, {m.alarms_per_day:.1f} alarms/day"

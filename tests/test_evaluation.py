@@ -36,22 +36,43 @@ def t(seconds: float) -> np.datetime64:
     return np.datetime64(T0 + timedelta(seconds=seconds), "us")
 
 
-def catalog(rows: list[tuple]) -> pa.Table:
-    """Rows (event_id, kind, label, start_s, end_s, snr_db) -> a catalog table like the synth's."""
-    cols = list(zip(*rows, strict=True))
-    return pa.table(
+def catalog(rows: list[tuple]) -> tuple[pa.Table, pa.Table]:
+    """Rows (id, table, class, start_s, end_s, snr_db) -> (events, faults) tables like the synth's.
+
+    ``table`` is "event" or "fault"; events get the columns of ``catalog.parquet``, faults those
+    of ``faults.parquet``.
+    """
+
+    def times(sel: list[tuple], k: int) -> pa.Array:
+        return pa.array([T0 + timedelta(seconds=r[k]) for r in sel], pa.timestamp("us"))
+
+    ev = [r for r in rows if r[1] == "event"]
+    fa = [r for r in rows if r[1] == "fault"]
+    events = pa.table(
         {
-            "event_id": pa.array(cols[0], pa.int64()),
-            "kind": list(cols[1]),
-            "label": list(cols[2]),
-            "start_utc": pa.array([T0 + timedelta(seconds=s) for s in cols[3]], pa.timestamp("us")),
-            "end_utc": pa.array([T0 + timedelta(seconds=s) for s in cols[4]], pa.timestamp("us")),
-            "f_low_hz": [100.0] * len(rows),
-            "f_high_hz": [1000.0] * len(rows),
-            "snr_db": pa.array(cols[5], pa.float64()),
-            "file": ["x.HYD24BBpk"] * len(rows),
+            "event_id": pa.array([r[0] for r in ev], pa.int64()),
+            "class": pa.array([r[2] for r in ev], pa.string()),
+            "start_utc": times(ev, 3),
+            "end_utc": times(ev, 4),
+            "source": ["synthetic:test"] * len(ev),
+            "low_hz": [100.0] * len(ev),
+            "high_hz": [1000.0] * len(ev),
+            "snr_db": pa.array([r[5] for r in ev], pa.float64()),
+            "file": ["x.HYD24BBpk"] * len(ev),
+            "group": pa.array([r[0] for r in ev], pa.int64()),
         }
     )
+    faults = pa.table(
+        {
+            "fault_id": pa.array([r[0] for r in fa], pa.int64()),
+            "class": pa.array([r[2] for r in fa], pa.string()),
+            "start_utc": times(fa, 3),
+            "end_utc": times(fa, 4),
+            "file": ["x.HYD24BBpk"] * len(fa),
+            "detail": [""] * len(fa),
+        }
+    )
+    return events, faults
 
 
 def windows(n: int, length_s: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,37 +91,36 @@ def test_window_labels_mark_overlapping_windows_and_keep_the_strongest_event():
             (2, "event", "ship", 9.0, 12.0, 12.0),  # windows 1 (1 s) and 2: stronger
             (3, "event", "implosion", 20.1, 20.15, 8.0),  # 50 ms inside window 4
             (4, "event", "rain", 24.8, 25.3, 1.0),  # 0.2 s in 4, 0.3 s in 5: both >= 0.25
-            (5, "event", "glitch_spike", 0.5, 0.6, 30.0),  # quality, not acoustic
+            (5, "fault", "spike", 0.5, 0.6, 30.0),  # quality, not acoustic
             (6, "fault", "truncated_file", 25.0, 30.0, np.nan),  # quality
         ]
     )
-    lab = window_labels(starts, ends, cat, min_overlap_s=0.5)
+    lab = window_labels(starts, ends, *cat, min_overlap_s=0.5)
     assert lab.is_event.tolist() == [False, True, True, False, True, True]
     assert lab.label.tolist() == ["", "ship", "ship", "", "implosion", "rain"]
     np.testing.assert_array_equal(lab.snr_db, [np.nan, 12.0, 12.0, np.nan, 8.0, 1.0])
     assert lab.event_id.tolist() == [-1, 2, 2, -1, 3, 4]
     assert lab.is_quality.tolist() == [True, False, False, False, False, True]
-    assert lab.quality_label.tolist() == ["glitch_spike", "", "", "", "", "truncated_file"]
+    assert lab.quality_label.tolist() == ["spike", "", "", "", "", "truncated_file"]
 
 
 def test_window_labels_ignore_overlaps_shorter_than_the_minimum_and_accept_unsorted_windows():
     starts, ends = windows(4)
     perm = np.array([2, 0, 3, 1])
     cat = catalog([(1, "event", "minke", 9.8, 30.0, 5.0)])  # 0.2 s in window 1, 5 s in 2 and 3
-    lab = window_labels(starts[perm], ends[perm], cat, min_overlap_s=0.5)
+    lab = window_labels(starts[perm], ends[perm], *cat, min_overlap_s=0.5)
     assert lab.is_event.tolist() == [True, False, True, False]  # windows 2, 0, 3, 1
 
 
 def test_window_labels_name_the_missing_catalog_column():
     starts, ends = windows(2)
-    with pytest.raises(EvaluationError, match=r"catalog lacks column\(s\) \['snr_db'\]"):
+    with pytest.raises(EvaluationError, match=r"events lacks column\(s\) \['snr_db'\]"):
         window_labels(
             starts,
             ends,
             {
                 "event_id": [1],
-                "kind": ["event"],
-                "label": ["x"],
+                "class": ["x"],
                 "start_utc": [t(0)],
                 "end_utc": [t(1)],
             },
@@ -185,7 +205,7 @@ def test_match_events_count_hits_misses_and_two_events_in_one_detection():
             (3, "event", "ship", 100.0, 200.0, 15.0),  # recalled by B, which spans many windows
             (4, "event", "minke", 300.0, 301.0, -2.0),  # missed
             (5, "event", "blue_whale", 403.0, 404.0, 25.0),  # within tolerance of D
-            (6, "event", "glitch_dropout", 500.0, 501.0, np.nan),  # quality: hit by E
+            (6, "fault", "dropout", 500.0, 501.0, np.nan),  # quality: hit by E
             (7, "fault", "missing_file", 600.0, 900.0, np.nan),
         ]
     )
@@ -198,7 +218,7 @@ def test_match_events_count_hits_misses_and_two_events_in_one_detection():
             (499.0, 502.0, 7.0),  # E: quality only: false
         ]
     )
-    r = match_events(det, cat, tolerance_s=2.0, n_days=2.0, ks=(1, 2, 4))
+    r = match_events(det, *cat, tolerance_s=2.0, n_days=2.0, ks=(1, 2, 4))
     assert (r.n_events, r.n_detected, r.recall) == (5, 4, 0.8)
     assert r.recall_by_class["humpback"] == {"n_events": 2, "n_detected": 2, "recall": 1.0}
     assert r.recall_by_class["minke"]["recall"] == 0.0
@@ -216,7 +236,7 @@ def test_match_events_count_hits_misses_and_two_events_in_one_detection():
 
 def test_match_events_without_tolerance_miss_the_nearby_event():
     cat = catalog([(1, "event", "blue_whale", 403.0, 404.0, 25.0)])
-    r = match_events(detections([(400.0, 401.5, 1.0)]), cat, tolerance_s=0.0)
+    r = match_events(detections([(400.0, 401.5, 1.0)]), *cat, tolerance_s=0.0)
     assert r.recall == 0.0 and r.precision == 0.0 and r.alarms_per_day == 1.0
 
 
@@ -266,7 +286,7 @@ def test_figures_draw_every_detector(rng):
     fig = roc_figure(res, max_fpr=0.1)
     assert isinstance(fig, Figure) and len(fig.axes[1].lines) == 4  # 2 curves + 2 points
     cat = catalog([(1, "event", "humpback", 10.0, 12.0, 3.0), (2, "event", "ship", 50, 60, 12.0)])
-    m = match_events(detections([(9.0, 11.0, 1.0)]), cat)
+    m = match_events(detections([(9.0, 11.0, 1.0)]), *cat)
     fig2 = per_class_figure({"np": m, "energy": m})
     assert len(fig2.axes[0].patches) == 4  # 2 classes x 2 detectors
 

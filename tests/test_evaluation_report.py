@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from aco_assets.evaluation import window_labels
 from aco_assets.evaluation_report import METHODS, evaluation, evaluation_dir
 from aco_assets.resources import MlflowResource, StorageResource
+from aco_assets.synth import read_catalog, read_faults
 from orchestration.review_commands import import_reviews
 
 
@@ -59,7 +59,8 @@ def test_window_auc_matches_an_independent_computation_without_quality_windows(l
     labels = window_labels(
         rows["window_start"].to_numpy(),
         rows["window_end"].to_numpy(),
-        pq.read_table(lineage.archive / "catalog.parquet"),
+        read_catalog(lineage.archive),
+        read_faults(lineage.archive),
     )
     keep = ~labels.is_quality
     m = _metrics(lineage, evaluated)
@@ -76,10 +77,7 @@ def test_window_auc_matches_an_independent_computation_without_quality_windows(l
 
 def test_recall_per_class_and_snr_bucket_sum_to_the_catalog(lineage, evaluated):
     m = _metrics(lineage, evaluated)
-    catalog = pq.read_table(lineage.archive / "catalog.parquet").to_pylist()
-    classes = {
-        r["label"] for r in catalog if r["kind"] == "event" and not r["label"].startswith("glitch")
-    }
+    classes = set(read_catalog(lineage.archive)["class"].to_pylist())
     by_class = sum(m[("production", "n_events", c)] for c in classes)
     by_snr = sum(
         v for (meth, k, s), v in m.items() if meth == "production" and k == "n_events" and "dB" in s

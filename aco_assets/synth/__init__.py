@@ -4,7 +4,7 @@ Pure code (numpy, scipy, pyarrow): never imports dagster, mlflow or duckdb.
 
 >>> from aco_assets.synth import write_archive, read_catalog
 >>> summary = write_archive("data/archive", preset="test", seed=0)  # doctest: +SKIP
->>> read_catalog(summary.root).to_pylist()[0]["label"]  # doctest: +SKIP
+>>> read_catalog(summary.root).to_pylist()[0]["class"]  # doctest: +SKIP
 """
 
 from aco_assets.synth.archive import (
@@ -17,12 +17,17 @@ from aco_assets.synth.archive import (
     write_archive,
 )
 from aco_assets.synth.catalog import (
+    ALL_FAULT_CLASSES,
     CATALOG_NAME,
     CATALOG_SCHEMA,
+    EVENT_SCHEMA,
     FAULT_CLASSES,
+    FAULT_SCHEMA,
+    FAULTS_NAME,
     MANIFEST_NAME,
     CatalogError,
     read_catalog,
+    read_faults,
     read_manifest,
 )
 from aco_assets.synth.events import SOURCES, EventSound
@@ -31,6 +36,11 @@ from aco_assets.synth.schedule import EVENT_CLASSES, RULES, PlannedEvent, plan_e
 from aco_assets.synth.soundscape import BackgroundParams, background
 
 __all__ = [
+    "ALL_FAULT_CLASSES",
+    "EVENT_SCHEMA",
+    "FAULT_SCHEMA",
+    "FAULTS_NAME",
+    "read_faults",
     "CATALOG_NAME",
     "CATALOG_SCHEMA",
     "EVENT_CLASSES",

@@ -25,20 +25,18 @@ from aco_assets.hydrophone import (
     write_file,
 )
 from aco_assets.synth.catalog import FAULT_CLASSES, write_catalog, write_manifest
-from aco_assets.synth.faults import fault_plan, inject
-from aco_assets.synth.render import PlacedEvent, render_file
+from aco_assets.synth.errors import SynthError
+from aco_assets.synth.events import SOURCES
+from aco_assets.synth.faults import fault_plan, fault_row, inject
+from aco_assets.synth.render import FileContent, PlacedEvent, render_file
 from aco_assets.synth.schedule import file_starts
 
 logger = logging.getLogger(__name__)
 
 SYNTH_VERSION = "1"
-PresetName = Literal["test", "demo", "full"]
+PresetName = Literal["test", "demo", "full", "realistic"]
 LAYOUT_B_FROM = dt.datetime(2016, 12, 1)
 _COUNTER_EPOCH = dt.datetime(2015, 1, 1)
-
-
-class SynthError(ValueError):
-    """Invalid generator parameters (unknown preset, bad day count, ...)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,19 @@ PRESETS: dict[str, ArchivePreset] = {
         faults=True,
     ),
     "full": ArchivePreset(((dt.date(2017, 3, 1), 1),), files_per_day=288, faults=False),
+    # Built from real recordings (:mod:`aco_assets.synth.realistic`): seven days, eight files a
+    # day (two in the HST evening), whale season and low-traffic summer in both header layouts.
+    "realistic": ArchivePreset(
+        (
+            (dt.date(2016, 2, 14), 2),  # humpback and blue whale season (layout A)
+            (dt.date(2016, 7, 19), 2),  # low-traffic summer, no whales (layout A)
+            (dt.date(2017, 1, 17), 1),  # humpback and blue whale season (layout B)
+            (dt.date(2017, 3, 14), 1),  # humpback peak (layout B)
+            (dt.date(2017, 8, 15), 1),  # low-traffic summer (layout B)
+        ),
+        files_per_day=8,
+        faults=True,
+    ),
 }
 
 
@@ -91,18 +102,19 @@ class ArchiveSummary:
 
     Attributes
     ----------
-    root, catalog_path, manifest_path : Path
-        Archive root, its ``catalog.parquet`` and ``archive.json``.
+    root, catalog_path, faults_path, manifest_path : Path
+        Archive root, its ``catalog.parquet``, ``faults.parquet`` and ``archive.json``.
     n_files : int
         Files present on disk (a missing-file fault is not counted).
     n_events, n_faults : int
-        Catalog rows of each kind.
+        Rows of the events and of the faults table.
     days : tuple of date
         Every day the archive covers.
     """
 
     root: Path
     catalog_path: Path
+    faults_path: Path
     manifest_path: Path
     n_files: int
     n_events: int
@@ -126,23 +138,45 @@ def _file_rng(seed: int, nominal: dt.datetime) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, minutes]))
 
 
+GLITCH_FAULTS = {"glitch_dropout": "dropout", "glitch_spike": "spike", "glitch_dc_step": "dc_step"}
+
+
 def _rows(rel: str, start_utc: dt.datetime, events: list[PlacedEvent]) -> list[dict]:
+    """Event rows (``table="event"``) and glitch fault rows (``table="fault"``) of one file."""
+
     def at(sample: int) -> dt.datetime:
         return start_utc + dt.timedelta(microseconds=round(sample * 1e6 / SAMPLE_RATE_HZ))
 
-    return [
-        dict(
-            kind="event",
-            label=e.label,
-            start_utc=at(e.start_sample),
-            end_utc=at(e.start_sample + e.n_samples),
-            f_low_hz=e.f_low_hz,
-            f_high_hz=e.f_high_hz,
-            snr_db=e.snr_db,
-            file=rel,
+    rows = []
+    for e in events:
+        span = dict(start_utc=at(e.start_sample), end_utc=at(e.start_sample + e.n_samples))
+        source = e.source or f"synthetic:{SOURCES[e.label].__name__}"
+        if e.label in GLITCH_FAULTS:
+            detail = f"{source}, band {e.f_low_hz:g}-{e.f_high_hz:g} Hz, SNR {e.snr_db:.1f} dB"
+            rows.append(
+                {
+                    "table": "fault",
+                    "class": GLITCH_FAULTS[e.label],
+                    "file": rel,
+                    "detail": detail,
+                    **span,
+                }
+            )
+            continue
+        rows.append(
+            {
+                "table": "event",
+                "class": e.label,
+                "source": source,
+                "low_hz": e.f_low_hz,
+                "high_hz": e.f_high_hz,
+                "snr_db": e.snr_db,
+                "file": rel,
+                "group_key": None if e.group < 0 else (rel, e.group),
+                **span,
+            }
         )
-        for e in events
-    ]
+    return rows
 
 
 def synthesize_file(
@@ -179,25 +213,57 @@ def synthesize_file(
     return start_utc, samples, placed, rng
 
 
-def _write_one(
-    root: Path, nominal: dt.datetime, seed: int, rate_scale: float, fault: str | None
-) -> tuple[bool, list[dict]]:
-    """Render, write and (optionally) damage one file; return (file present, catalog rows)."""
-    start_utc, samples, placed, rng = synthesize_file(nominal, seed=seed, rate_scale=rate_scale)
+FileSynth = Callable[[dt.datetime], FileContent]
+
+
+def _write_one(root: Path, nominal: dt.datetime, synth: FileSynth, fault: str | None) -> list[dict]:
+    """Render, write and (optionally) damage one file; return its event and fault rows."""
+    content = synth(nominal)
     rel = archive_path_for(nominal)
     path = root / rel
     counter = int((nominal - _COUNTER_EPOCH).total_seconds() * SAMPLE_RATE_HZ) // SAMPLES_PER_RECORD
+    offset = dt.timedelta(microseconds=round(content.header_offset_s * 1e6))
     write_file(
         path,
-        samples,
-        start_utc=start_utc,
+        content.samples,
+        start_utc=content.start_utc + offset,
         layout="A" if nominal < LAYOUT_B_FROM else "B",
         first_counter=counter % 2**32,
     )
-    rows = _rows(rel, start_utc, placed)
+    rows = _rows(rel, content.start_utc, content.placed)
+    if offset:
+        detail = f"header times {content.header_offset_s:+.3f} s from the true sample times"
+        rows.append(
+            fault_row("clock_offset", rel, content.start_utc, 0, content.samples.size, detail)
+        )
     if fault is not None:
-        rows.append(inject(fault, path, samples, rows, rng, rel, start_utc))
-    return fault != "missing_file", rows
+        rows.append(inject(fault, path, content.samples, rows, content.rng, rel, content.start_utc))
+    return rows
+
+
+def _file_synth(
+    preset: str, spec: ArchivePreset, seed: int, sounds: str | os.PathLike | None, hardness: object
+) -> FileSynth:
+    """The per-file content function of a preset (the realistic one loads its recordings once)."""
+    if preset == "realistic":
+        from aco_assets.synth.realistic import realistic_synth
+
+        return realistic_synth(sounds, seed=seed, hardness=hardness)
+
+    def synth(nominal: dt.datetime) -> FileContent:
+        return FileContent(*synthesize_file(nominal, seed=seed, rate_scale=spec.rate_scale))
+
+    return synth
+
+
+def _nominals(spec: ArchivePreset, start, days, files_per_day) -> tuple[list, list, int]:
+    day_list = _days(spec, start, days)
+    per_day = files_per_day or spec.files_per_day
+    try:
+        nominals = [t for d in day_list for t in file_starts(d, per_day)]
+    except ValueError as e:
+        raise SynthError(str(e)) from e
+    return day_list, nominals, per_day
 
 
 def write_archive(
@@ -209,18 +275,21 @@ def write_archive(
     files_per_day: int | None = None,
     seed: int = 0,
     faults: bool | None = None,
+    sounds: str | os.PathLike | None = None,
+    hardness: object = None,
     progress: bool | Callable[[int, int], None] = False,
 ) -> ArchiveSummary:
-    """Write a synthetic ACO archive with its catalog of events and faults.
+    """Write a synthetic ACO archive with its tables of events and faults.
 
     Parameters
     ----------
     out_dir : path-like
         Archive root; files go to ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` beneath it, with
-        ``catalog.parquet`` and ``archive.json`` at the top. Existing files of the same names are
-        overwritten; nothing else is deleted.
-    preset : {"test", "demo", "full"}
-        Archive shape (:data:`PRESETS`).
+        ``catalog.parquet``/``.csv``, ``faults.parquet``/``.csv`` and ``archive.json`` at the
+        top. Existing files of the same names are overwritten; nothing else is deleted.
+    preset : {"test", "demo", "full", "realistic"}
+        Archive shape (:data:`PRESETS`); ``realistic`` builds files from the real recordings in
+        ``sounds`` (:mod:`aco_assets.synth.realistic`).
     start, days : date, int, optional
         Replace the preset's days by ``days`` consecutive days from ``start`` (either may be given;
         the other comes from the preset's first block).
@@ -229,8 +298,12 @@ def write_archive(
     seed : int
         Seed of every random draw: same seed and parameters, same bytes.
     faults : bool, optional
-        Inject faults (``max(1, n_files // 60)`` each of missing, truncated, corrupt width); default
-        from the preset.
+        Inject file faults (``max(1, n_files // 60)`` each of missing, truncated, corrupt width);
+        default from the preset.
+    sounds : path-like, optional
+        The recordings folder (laid out like ``shared/data``); required by ``realistic``.
+    hardness : aco_assets.synth.hardness.Hardness, optional
+        Which hardness factors the realistic preset adds (default: all).
     progress : bool or callable
         True shows a tqdm bar; a callable is called as ``progress(done, total)`` after each file.
 
@@ -241,42 +314,38 @@ def write_archive(
     Raises
     ------
     SynthError
-        For an unknown preset, ``days < 1``, or faults requested with fewer than three files.
+        For an unknown preset, ``days < 1``, faults requested with fewer than three files, or a
+        realistic preset without its recordings (the message names the missing file).
     """
     if preset not in PRESETS:
         raise SynthError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     spec = PRESETS[preset]
-    day_list = _days(spec, start, days)
-    per_day = files_per_day or spec.files_per_day
-    try:
-        nominals = [t for d in day_list for t in file_starts(d, per_day)]
-    except ValueError as e:
-        raise SynthError(str(e)) from e
+    day_list, nominals, per_day = _nominals(spec, start, days, files_per_day)
     with_faults = spec.faults if faults is None else faults
     if with_faults and len(nominals) < len(FAULT_CLASSES):
         raise SynthError(f"faults need at least {len(FAULT_CLASSES)} files, got {len(nominals)}")
+    synth = _file_synth(preset, spec, seed, sounds, hardness)
     plan = fault_plan(len(nominals), np.random.default_rng([seed, 0xFA17])) if with_faults else {}
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    n_present = 0
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(nominals), desc="synth", unit="file")
     for i, nominal in enumerate(nominals):
-        present, file_rows = _write_one(root, nominal, seed, spec.rate_scale, plan.get(i))
-        n_present += present
-        rows.extend(file_rows)
+        rows.extend(_write_one(root, nominal, synth, plan.get(i)))
         if bar is not None:
             bar.update()
         elif callable(progress):
             progress(i + 1, len(nominals))
     if bar is not None:
         bar.close()
-    catalog_path = write_catalog(root, rows)
-    n_faults = sum(r["kind"] == "fault" for r in rows)
+    events = [r for r in rows if r["table"] == "event"]
+    fault_rows = [r for r in rows if r["table"] == "fault"]
+    catalog_path, faults_path = write_catalog(root, events, fault_rows)
+    n_present = len(nominals) - sum(f == "missing_file" for f in plan.values())
     manifest_path = write_manifest(
         root,
         dict(
@@ -290,24 +359,27 @@ def write_archive(
             rate_scale=spec.rate_scale,
             sample_rate_hz=SAMPLE_RATE_HZ,
             n_files=n_present,
-            n_events=len(rows) - n_faults,
-            n_faults=n_faults,
+            n_events=len(events),
+            n_faults=len(fault_rows),
             catalog=catalog_path.name,
+            faults_table=faults_path.name,
+            **({"hardness": repr(hardness)} if preset == "realistic" else {}),
         ),
     )
     logger.info(
         "wrote %d files, %d events, %d faults under %s",
         n_present,
-        len(rows) - n_faults,
-        n_faults,
+        len(events),
+        len(fault_rows),
         root,
     )
     return ArchiveSummary(
         root,
         catalog_path,
+        faults_path,
         manifest_path,
         n_present,
-        len(rows) - n_faults,
-        n_faults,
+        len(events),
+        len(fault_rows),
         tuple(day_list),
     )

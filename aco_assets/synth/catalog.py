@@ -1,7 +1,18 @@
-"""The ground-truth catalog of a synthetic archive: ``catalog.parquet`` and ``archive.json``.
+"""The ground truth of a synthetic archive: events, faults and the manifest.
 
-One row per placed event and per injected fault (schema :data:`CATALOG_SCHEMA`); all times naive
-UTC at microsecond precision; ``file`` is the archive-relative posix path of the file concerned.
+Every preset writes, in the archive root:
+
+- ``catalog.parquet`` (and ``catalog.csv`` beside it): one row per acoustic event, schema
+  :data:`EVENT_SCHEMA`;
+- ``faults.parquet`` (and ``faults.csv``): one row per data fault, schema :data:`FAULT_SCHEMA`;
+- ``archive.json``: the generator's parameters.
+
+All times are naive UTC at microsecond precision and give the true time of the samples (a clock
+offset fault shifts the header times, not these). ``file`` is the archive-relative posix path of
+the file concerned. ``source`` names the recording an event was cut from, relative to the sounds
+folder (``orcasound-srkw-call-catalog/FO-S01.flac@1.20s``), or ``synthetic:<generator>``.
+``group`` is the ``event_id`` of the first event of the bout, series or train an event belongs to
+(its own id when alone).
 """
 
 from __future__ import annotations
@@ -9,93 +20,160 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 CATALOG_NAME = "catalog.parquet"
+CATALOG_CSV_NAME = "catalog.csv"
+FAULTS_NAME = "faults.parquet"
+FAULTS_CSV_NAME = "faults.csv"
 MANIFEST_NAME = "archive.json"
+#: Faults damaging whole files, injected after writing (:mod:`aco_assets.synth.faults`).
 FAULT_CLASSES: tuple[str, ...] = ("truncated_file", "missing_file", "corrupt_width")
+#: Every fault class a synthetic archive may list.
+ALL_FAULT_CLASSES: tuple[str, ...] = (
+    "dropout",
+    "spike",
+    "dc_step",
+    *FAULT_CLASSES,
+    "clock_offset",
+)
 
-CATALOG_SCHEMA = pa.schema(
+EVENT_SCHEMA = pa.schema(
     [
         pa.field("event_id", pa.int64(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),  # "event" | "fault"
-        pa.field("label", pa.string(), nullable=False),
+        pa.field("class", pa.string(), nullable=False),
         pa.field("start_utc", pa.timestamp("us"), nullable=False),
         pa.field("end_utc", pa.timestamp("us"), nullable=False),
-        pa.field("f_low_hz", pa.float64()),
-        pa.field("f_high_hz", pa.float64()),
-        pa.field("snr_db", pa.float64()),  # NaN for faults
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("low_hz", pa.float64(), nullable=False),
+        pa.field("high_hz", pa.float64(), nullable=False),
+        pa.field("snr_db", pa.float64(), nullable=False),
         pa.field("file", pa.string(), nullable=False),
+        pa.field("group", pa.int64(), nullable=False),
     ]
 )
+FAULT_SCHEMA = pa.schema(
+    [
+        pa.field("fault_id", pa.int64(), nullable=False),
+        pa.field("class", pa.string(), nullable=False),
+        pa.field("start_utc", pa.timestamp("us"), nullable=False),
+        pa.field("end_utc", pa.timestamp("us"), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+    ]
+)
+#: The events table's schema (the name the project used before the faults table was split off).
+CATALOG_SCHEMA = EVENT_SCHEMA
 
 
 class CatalogError(ValueError):
-    """A catalog or manifest is missing or does not follow :data:`CATALOG_SCHEMA`."""
+    """A catalog, faults table or manifest is missing or does not follow its schema."""
 
 
-def write_catalog(root: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
-    """Sort rows by (start_utc, kind, label, file), number them and write ``catalog.parquet``.
+def _write(root: Path, table: pa.Table, name: str, csv_name: str) -> Path:
+    path = root / name
+    pq.write_table(table, path, compression="zstd")
+    pacsv.write_csv(table, root / csv_name)
+    return path
+
+
+def write_catalog(
+    root: str | os.PathLike, events: list[dict[str, Any]], faults: list[dict[str, Any]]
+) -> tuple[Path, Path]:
+    """Number the rows, resolve groups and write both tables as Parquet and CSV.
 
     Parameters
     ----------
     root : path-like
         Archive root.
-    rows : list of dict
-        One dict per event or fault with every field of :data:`CATALOG_SCHEMA` but ``event_id``.
+    events : list of dict
+        One dict per event with every field of :data:`EVENT_SCHEMA` but ``event_id`` and
+        ``group``, plus ``group_key`` (any hashable, shared by the events of one bout; None
+        means alone). Sorted by (start_utc, class, file, source) and numbered from 0.
+    faults : list of dict
+        One dict per fault with every field of :data:`FAULT_SCHEMA` but ``fault_id``.
 
     Returns
     -------
-    Path
-        The catalog written.
+    (Path, Path)
+        ``catalog.parquet`` and ``faults.parquet``.
     """
-    ordered = sorted(rows, key=lambda r: (r["start_utc"], r["kind"], r["label"], r["file"]))
+    root = Path(root)
+    ordered = sorted(
+        events, key=lambda r: (r["start_utc"], r["class"], r["file"], r["source"], r["snr_db"])
+    )
+    first_of: dict[Any, int] = {}
     for i, row in enumerate(ordered):
+        key = row.get("group_key")
         row["event_id"] = i
-    columns = {f.name: [r[f.name] for r in ordered] for f in CATALOG_SCHEMA}
-    table = pa.Table.from_pydict(columns, schema=CATALOG_SCHEMA)
-    path = Path(root) / CATALOG_NAME
-    pq.write_table(table, path, compression="zstd")
-    return path
+        row["group"] = i if key is None else first_of.setdefault(key, i)
+    columns = {f.name: [r[f.name] for r in ordered] for f in EVENT_SCHEMA}
+    ev_table = pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
+    ordered_f = sorted(faults, key=lambda r: (r["start_utc"], r["class"], r["file"]))
+    for i, row in enumerate(ordered_f):
+        row["fault_id"] = i
+    f_table = pa.Table.from_pydict(
+        {f.name: [r[f.name] for r in ordered_f] for f in FAULT_SCHEMA}, schema=FAULT_SCHEMA
+    )
+    return (
+        _write(root, ev_table, CATALOG_NAME, CATALOG_CSV_NAME),
+        _write(root, f_table, FAULTS_NAME, FAULTS_CSV_NAME),
+    )
 
 
-def read_catalog(
-    path_or_root: str | os.PathLike, *, kind: Literal["all", "event", "fault"] = "all"
-) -> pa.Table:
-    """Read a synthetic archive's catalog.
+def _read(path_or_root: str | os.PathLike, name: str, schema: pa.Schema) -> pa.Table:
+    path = Path(path_or_root)
+    if path.is_dir():
+        path = path / name
+    if not path.is_file():
+        raise CatalogError(f"no {name} at {path}; write one with `aco synth --out DIR`")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise CatalogError(f"{path}: not a readable Parquet file ({e})") from e
+    if not table.schema.equals(schema, check_metadata=False):
+        missing = sorted(set(schema.names) - set(table.schema.names))
+        raise CatalogError(
+            f"{path}: schema differs from the synthetic archive's "
+            f"(missing columns {missing}; got {table.schema.names}); rewrite it with `aco synth`"
+        )
+    return table
+
+
+def read_catalog(path_or_root: str | os.PathLike) -> pa.Table:
+    """Read a synthetic archive's events table.
 
     Parameters
     ----------
     path_or_root : path-like
         The archive root or the ``catalog.parquet`` file itself.
-    kind : {"all", "event", "fault"}
-        Keep every row, only events or only faults.
 
     Returns
     -------
     pyarrow.Table
-        Columns of :data:`CATALOG_SCHEMA`, ordered by ``event_id``.
+        Columns of :data:`EVENT_SCHEMA`, ordered by ``event_id``.
 
     Raises
     ------
     CatalogError
-        If the file is missing or its schema differs.
+        If the file is missing or its schema differs (the message names the file).
     """
-    path = Path(path_or_root)
-    if path.is_dir():
-        path = path / CATALOG_NAME
-    if not path.is_file():
-        raise CatalogError(f"no catalog at {path}; write one with `aco synth --out DIR`")
-    table = pq.read_table(path)
-    if not table.schema.equals(CATALOG_SCHEMA, check_metadata=False):
-        raise CatalogError(f"{path}: schema {table.schema} differs from the synthetic catalog's")
-    if kind != "all":
-        table = table.filter(pc.equal(table["kind"], kind))
-    return table
+    return _read(path_or_root, CATALOG_NAME, EVENT_SCHEMA)
+
+
+def read_faults(path_or_root: str | os.PathLike) -> pa.Table:
+    """Read a synthetic archive's faults table (columns of :data:`FAULT_SCHEMA`).
+
+    Raises
+    ------
+    CatalogError
+        If the file is missing or its schema differs (the message names the file).
+    """
+    return _read(path_or_root, FAULTS_NAME, FAULT_SCHEMA)
 
 
 def write_manifest(root: str | os.PathLike, manifest: dict[str, Any]) -> Path:

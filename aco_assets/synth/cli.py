@@ -1,16 +1,37 @@
-"""``aco synth``: write a synthetic ACO archive with its ground-truth catalog."""
+"""``aco synth``: write a synthetic ACO archive with its ground-truth tables."""
 
 from __future__ import annotations
 
 import argparse
 import collections
+import time
 from datetime import date
 
 from .archive import PRESETS, SynthError, write_archive
-from .catalog import read_catalog
+from .catalog import read_catalog, read_faults
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from .realistic import describe
+
+    if args.sounds is None:
+        print("aco synth: --describe needs --sounds DIR (the recordings folder)")
+        return 2
+    try:
+        print(describe(args.sounds))
+    except SynthError as e:
+        print(f"aco synth: {e}")
+        return 2
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
+    if args.describe:
+        return _describe(args)
+    if args.out is None:
+        print("aco synth: --out DIR is required")
+        return 2
+    began = time.perf_counter()
     try:
         summary = write_archive(
             args.out,
@@ -20,17 +41,23 @@ def _synth(args: argparse.Namespace) -> int:
             files_per_day=args.files_per_day,
             seed=args.seed,
             faults=args.faults,
+            sounds=args.sounds,
             progress=not args.quiet,
         )
     except SynthError as e:
         print(f"aco synth: {e}")
         return 2
-    labels = collections.Counter(read_catalog(summary.root)["label"].to_pylist())
-    print(f"{summary.root}: {summary.n_files} files over {len(summary.days)} days")
+    events = collections.Counter(read_catalog(summary.root)["class"].to_pylist())
+    faults = collections.Counter(read_faults(summary.root)["class"].to_pylist())
     print(
-        f"  catalog  {summary.catalog_path} ({summary.n_events} events, {summary.n_faults} faults)"
+        f"{summary.root}: {summary.n_files} files over {len(summary.days)} days "
+        f"in {time.perf_counter() - began:.0f} s"
     )
-    for label, count in sorted(labels.items()):
+    print(f"  events  {summary.catalog_path} (+ .csv, {summary.n_events} rows)")
+    for label, count in sorted(events.items()):
+        print(f"    {label:<15} {count}")
+    print(f"  faults  {summary.faults_path} (+ .csv, {summary.n_faults} rows)")
+    for label, count in sorted(faults.items()):
         print(f"    {label:<15} {count}")
     return 0
 
@@ -40,11 +67,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synth",
         help="write a synthetic ACO archive with a ground-truth catalog",
-        description="Write .HYD24BBpk files in the YYYY/MM/DD tree plus catalog.parquet and "
-        "archive.json (the events and faults placed). Same seed, same bytes.",
+        description="Write .HYD24BBpk files in the YYYY/MM/DD tree plus catalog.parquet/.csv "
+        "(events), faults.parquet/.csv and archive.json. Same seed, same bytes. The realistic "
+        "preset builds its files from the real recordings in --sounds DIR.",
     )
-    p.add_argument("--out", required=True, help="archive root to write")
+    p.add_argument("--out", help="archive root to write")
     p.add_argument("--preset", choices=sorted(PRESETS), default="demo", help="archive shape")
+    p.add_argument(
+        "--sounds", help="recordings folder laid out like shared/data (realistic preset)"
+    )
+    p.add_argument(
+        "--describe",
+        action="store_true",
+        help="print what the realistic preset measures in --sounds (background seconds kept, "
+        "calls cut, ping period) and exit",
+    )
     p.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
     p.add_argument("--days", type=int, help="number of consecutive days")
     p.add_argument("--files-per-day", type=int, help="files per day, 1-288")

@@ -18,22 +18,25 @@ from aco_assets.synth.catalog import FAULT_CLASSES
 _HEADER_BYTES = 36
 
 
-def fault_row(label: str, rel: str, start_utc: dt.datetime, first: int, last: int) -> dict:
-    """Catalog row of a fault spanning samples [first, last) of the file starting at ``start_utc``."""
+def fault_row(
+    label: str, rel: str, start_utc: dt.datetime, first: int, last: int, detail: str = ""
+) -> dict:
+    """Faults-table row of a fault spanning samples [first, last) of the file at ``start_utc``.
+
+    The row carries ``table="fault"`` so that it can travel in one list with event rows.
+    """
 
     def at(sample: int) -> dt.datetime:
         return start_utc + dt.timedelta(microseconds=round(sample * 1e6 / SAMPLE_RATE_HZ))
 
-    return dict(
-        kind="fault",
-        label=label,
-        start_utc=at(first),
-        end_utc=at(last),
-        f_low_hz=0.0,
-        f_high_hz=SAMPLE_RATE_HZ / 2,
-        snr_db=float("nan"),
-        file=rel,
-    )
+    return {
+        "table": "fault",
+        "class": label,
+        "start_utc": at(first),
+        "end_utc": at(last),
+        "file": rel,
+        "detail": detail or f"samples {first}-{last}",
+    }
 
 
 def _record_offsets(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,21 +55,25 @@ def inject(
     rel: str,
     start_utc: dt.datetime,
 ) -> dict:
-    """Damage a written file in place; trim the rows of events it destroys; return the fault row."""
+    """Damage a written file in place; trim the rows it destroys; return the fault row.
+
+    ``rows`` holds the file's event and fault rows (dicts with ``start_utc`` and ``end_utc``):
+    a missing file empties it, a truncation drops the rows after the cut and shortens the others.
+    """
     offsets, bits = _record_offsets(samples)
     n_rec = bits.size
     if fault == "missing_file":
         path.unlink()
         rows.clear()
-        return fault_row(fault, rel, start_utc, 0, samples.size)
+        return fault_row(fault, rel, start_utc, 0, samples.size, "file not written")
     if fault == "corrupt_width":
         r = int(rng.integers(1, n_rec - 1))
         with open(path, "r+b") as f:
             f.seek(int(offsets[r]) + 35)
             f.write(b"\x00")
-        return fault_row(
-            fault, rel, start_utc, r * SAMPLES_PER_RECORD, (r + 1) * SAMPLES_PER_RECORD
-        )
+        first = r * SAMPLES_PER_RECORD
+        detail = f"record {r}: header byte 35 (bits) set to 0"
+        return fault_row(fault, rel, start_utc, first, first + SAMPLES_PER_RECORD, detail)
     r = int(rng.integers(n_rec // 2, n_rec - 1))  # truncated_file: cut inside record r's payload
     payload = int(rng.integers(1, 512 * int(bits[r])))
     os.truncate(path, int(offsets[r]) + _HEADER_BYTES + payload)
@@ -77,7 +84,8 @@ def inject(
         for row in rows
         if row["start_utc"] < cut_utc
     ]
-    return fault_row(fault, rel, start_utc, cut, n_rec * SAMPLES_PER_RECORD)
+    detail = f"cut inside record {r} after {payload} payload bytes"
+    return fault_row(fault, rel, start_utc, cut, n_rec * SAMPLES_PER_RECORD, detail)
 
 
 def fault_plan(n_files: int, rng: np.random.Generator) -> dict[int, str]:

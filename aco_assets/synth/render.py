@@ -23,7 +23,11 @@ _INT_LIMIT = 2**31 - 1
 
 @dataclass(frozen=True)
 class PlacedEvent:
-    """An event as written into a file (sample positions relative to the file's first sample)."""
+    """An event as written into a file (sample positions relative to the file's first sample).
+
+    ``source`` names the recording the sound was cut from (empty: the class's synthetic
+    generator); events sharing a ``group`` >= 0 in one file form one bout or train.
+    """
 
     label: str
     start_sample: int
@@ -31,6 +35,33 @@ class PlacedEvent:
     f_low_hz: float
     f_high_hz: float
     snr_db: float
+    source: str = ""
+    group: int = -1
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """One archive file's content, as the archive writer needs it.
+
+    Attributes
+    ----------
+    start_utc : datetime
+        True time of sample 0, naive UTC (the catalog's clock).
+    samples : ndarray, shape (n,), int32
+        Raw counts.
+    placed : list of PlacedEvent
+        Events and glitches in it.
+    rng : numpy.random.Generator
+        The file's random stream after rendering (the fault injection continues it).
+    header_offset_s : float
+        Clock offset written into the headers (header time = true time + offset), s; 0 = none.
+    """
+
+    start_utc: dt.datetime
+    samples: np.ndarray
+    placed: list[PlacedEvent]
+    rng: np.random.Generator
+    header_offset_s: float = 0.0
 
 
 def band_power(

@@ -16,7 +16,7 @@ from aco_assets.model_registry import CHAMPION
 from aco_assets.raw_files import raw_files
 from aco_assets.resources import ArchiveNotFoundError
 from aco_assets.spectrograms import spectrograms
-from aco_assets.synth import read_catalog
+from aco_assets.synth import read_faults
 from tests.conftest import lineage_resources
 
 
@@ -27,13 +27,13 @@ def _count(lineage, sql: str, *params) -> int:
 def test_raw_files_lists_every_file_and_reports_faults_and_coverage(lineage):
     files = sorted(p for p in lineage.archive.rglob("*.HYD24BBpk"))
     assert _count(lineage, "SELECT count(*) FROM raw_files") == len(files)
-    faults = [r for r in read_catalog(lineage.archive).to_pylist() if r["kind"] == "fault"]
-    assert {"truncated_file", "missing_file", "corrupt_width"} <= {f["label"] for f in faults}
+    faults = read_faults(lineage.archive).to_pylist()
+    assert {"truncated_file", "missing_file", "corrupt_width"} <= {f["class"] for f in faults}
     coverage = lineage.warehouse().query("SELECT * FROM coverage ORDER BY day").to_pylist()
     assert [c["day"] for c in coverage] == lineage.days
     assert all(c["expected"] == 288 and c["found"] + c["missing"] == 288 for c in coverage)
     assert sum(c["faulty"] for c in coverage) >= 2  # the truncated file and the corrupt width
-    missing = [f for f in faults if f["label"] == "missing_file"][0]
+    missing = [f for f in faults if f["class"] == "missing_file"][0]
     starts = json.loads(
         lineage.warehouse()
         .query("SELECT missing_starts FROM coverage WHERE day = ?", [missing["start_utc"].date()])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aco_assets.synth import read_catalog, read_manifest
+from aco_assets.synth import read_catalog, read_faults, read_manifest
 from aco_assets.synth.cli import register
 
 
@@ -40,8 +40,9 @@ def test_synth_writes_the_requested_days_and_prints_a_summary(tmp_path, capsys):
     manifest = read_manifest(tmp_path)
     assert manifest["days"] == ["2016-03-01"] and manifest["seed"] == 5
     assert {"truncated_file", "missing_file", "corrupt_width"} <= set(
-        read_catalog(tmp_path)["label"].to_pylist()
+        read_faults(tmp_path)["class"].to_pylist()
     )
+    assert read_catalog(tmp_path).num_rows > 0
 
 
 def test_synth_reports_bad_parameters_with_exit_status_2(tmp_path, capsys):
