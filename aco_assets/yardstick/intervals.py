@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from aco_assets.evaluation import EvaluationError
+from aco_assets.protocol import is_anomalous
+
+__all__ = ["Episodes", "check_spans", "episodes", "is_anomalous", "overlap_pairs", "union_seconds"]
 
 _US = 1e6
 
@@ -102,21 +105,6 @@ def union_seconds(start_utc: np.ndarray, end_utc: np.ndarray) -> float:
     return float(gain.astype(np.float64).sum() / _US)
 
 
-def is_anomalous(score: np.ndarray | float, threshold: float) -> np.ndarray:
-    """The anomaly rule, everywhere in the project: ``score > threshold`` (NaN is never anomalous).
-
-    Parameters
-    ----------
-    score : float (S,) or scalar, higher = more anomalous
-    threshold : float
-
-    Returns
-    -------
-    bool (S,) (or a bool scalar array)
-    """
-    return np.greater(np.asarray(score, dtype=np.float64), threshold)
-
-
 @dataclass(frozen=True)
 class Episodes:
     """Runs of flagged steps merged in time, arrays (Q,) in time order.
@@ -149,6 +137,7 @@ def episodes(
     *,
     scores: np.ndarray | None = None,
     max_gap_s: float = 0.0,
+    max_duration_s: float | None = None,
 ) -> Episodes:
     """Merge flagged steps into episodes.
 
@@ -156,7 +145,9 @@ def episodes(
     later than ``max_gap_s`` after the episode's end so far (the latest end of its members), so
     steps that overlap (5 s windows every 1 s) or touch (end == next start) merge, and a step
     inside a longer one does not split it. Unflagged steps between flagged ones do not matter:
-    only the time spans do.
+    only the time spans do. With ``max_duration_s``, an episode is then cut into pieces: piece
+    ``k`` holds the members starting in ``[t0 + k * max_duration_s, t0 + (k + 1) * ...)`` from
+    the episode's start ``t0`` (a reviewer's alarm is a clip of bounded length).
 
     Parameters
     ----------
@@ -164,6 +155,7 @@ def episodes(
     start_utc, end_utc : datetime64[us] (S,), any order, may overlap, from several files/days
     scores : float (S,), optional, for the peak of each episode
     max_gap_s : float, s, largest gap bridged between two flagged steps
+    max_duration_s : float, s, optional, longest episode (see above); None: no limit
 
     Returns
     -------
@@ -175,11 +167,13 @@ def episodes(
     if f.shape != start.shape or (s is not None and s.shape != start.shape):
         shapes = f"flags {f.shape}, scores {None if s is None else s.shape}"
         raise EvaluationError(f"{shapes} and start_utc {start.shape} must be equal 1-D shapes")
-    if max_gap_s < 0:
-        raise EvaluationError(f"max_gap_s must be >= 0, got {max_gap_s}")
+    if max_gap_s < 0 or (max_duration_s is not None and max_duration_s <= 0):
+        raise EvaluationError(
+            f"need max_gap_s >= 0 and max_duration_s > 0, got {max_gap_s}, {max_duration_s}"
+        )
     idx = np.flatnonzero(f)
     idx = idx[np.argsort(start[idx], kind="stable")]  # (n,) flagged steps in start order
-    return _merge(idx, start, end, s, max_gap_s)
+    return _merge(idx, start, end, s, max_gap_s, max_duration_s)
 
 
 def _merge(
@@ -188,13 +182,18 @@ def _merge(
     end: np.ndarray,
     scores: np.ndarray | None,
     max_gap_s: float,
+    max_duration_s: float | None = None,
 ) -> Episodes:
     """Episodes of the steps ``idx`` (already in start order)."""
     gap = np.timedelta64(int(round(max_gap_s * _US)), "us")
     st, en = start[idx], end[idx]
-    reach = np.maximum.accumulate(en) if idx.size else en  # episode end so far, (n,)
+    reach = np.maximum.accumulate(en) if idx.size else en  # end so far, (n,)
     new = np.ones(idx.size, dtype=bool)
     new[1:] = st[1:] > reach[:-1] + gap
+    if max_duration_s is not None and idx.size:
+        t0 = st[np.flatnonzero(new)][np.cumsum(new) - 1]  # (n,) start of each step's episode
+        piece = ((st - t0).astype(np.float64) // (max_duration_s * _US)).astype(np.int64)
+        new[1:] |= piece[1:] != piece[:-1]
     first = np.flatnonzero(new)  # (Q,)
     label = np.cumsum(new) - 1  # (n,)
     last = np.r_[first[1:], idx.size] - 1
@@ -209,7 +208,7 @@ def _merge(
         peak = scores[idx][peak_pos]
     return Episodes(
         start_utc=st[first] if idx.size else st,
-        end_utc=reach[last] if idx.size else en,
+        end_utc=np.maximum.reduceat(en, first) if idx.size else en,
         peak_score=peak,
         peak_index=idx[peak_pos].astype(np.int64),
         n_steps=(last - first + 1).astype(np.int64),
