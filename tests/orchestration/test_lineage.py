@@ -149,12 +149,14 @@ def test_a_failed_write_leaves_the_previous_rows(lineage):
 
 
 def test_typical_windows_follow_the_rules_and_report_contamination(lineage):
+    from tests.conftest import TINY_TYPICAL
+
     rows = lineage.warehouse().query("SELECT window_start, rules FROM typical_windows").to_pylist()
     assert rows
     for r in rows:
         hst_hour = (r["window_start"] - dt.timedelta(hours=10)).hour
         month = r["window_start"].month
-        assert (18 <= hst_hour <= 23) or month in (6, 7, 8, 9)
+        assert hst_hour in TINY_TYPICAL["evening_hours_hst"] or month in (6, 7, 8, 9)
         assert r["rules"]
 
 
@@ -232,8 +234,9 @@ def test_detections_are_merged_anomalous_windows(lineage):
 
 def test_reviewer_confirmed_events_leave_the_typical_selection(lineage):
     from aco_assets.typical_windows import typical_windows
+    from tests.conftest import TINY_TYPICAL
 
-    config = {"ops": {"typical_windows": {"config": {"min_typical_windows": 1}}}}
+    config = {"ops": {"typical_windows": {"config": {**TINY_TYPICAL, "min_typical_windows": 1}}}}
     wh = lineage.warehouse()
     typical_overlapping = """
         SELECT d.detection_id, count(*) AS n FROM typical_windows t
