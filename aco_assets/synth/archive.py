@@ -299,7 +299,7 @@ def write_archive(
         Seed of every random draw: same seed and parameters, same bytes.
     faults : bool, optional
         Inject file faults (``max(1, n_files // 60)`` each of missing, truncated, corrupt width);
-        default from the preset.
+        default from the preset (off for fewer than three files).
     sounds : path-like, optional
         The recordings folder (laid out like ``shared/data``); required by ``realistic``.
     hardness : aco_assets.synth.hardness.Hardness, optional
@@ -321,7 +321,8 @@ def write_archive(
         raise SynthError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     spec = PRESETS[preset]
     day_list, nominals, per_day = _nominals(spec, start, days, files_per_day)
-    with_faults = spec.faults if faults is None else faults
+    # the preset's default gives way for archives too small to hold every file fault
+    with_faults = spec.faults and len(nominals) >= len(FAULT_CLASSES) if faults is None else faults
     if with_faults and len(nominals) < len(FAULT_CLASSES):
         raise SynthError(f"faults need at least {len(FAULT_CLASSES)} files, got {len(nominals)}")
     synth = _file_synth(preset, spec, seed, sounds, hardness)

@@ -12,7 +12,7 @@ from .catalog import read_catalog, read_faults
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .realistic import describe
+    from .describe import describe
 
     if args.sounds is None:
         print("aco synth: --describe needs --sounds DIR (the recordings folder)")
