@@ -12,13 +12,16 @@ from .catalog import read_catalog, read_faults
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .describe import describe
+    from .describe import describe, update_docs
 
     if args.sounds is None:
         print("aco synth: --describe needs --sounds DIR (the recordings folder)")
         return 2
     try:
-        print(describe(args.sounds))
+        if args.docs:
+            print(f"updated {update_docs(args.sounds, args.docs)}")
+        else:
+            print(describe(args.sounds))
     except SynthError as e:
         print(f"aco synth: {e}")
         return 2
@@ -81,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print what the realistic preset measures in --sounds (background seconds kept, "
         "calls cut, ping period) and exit",
+    )
+    p.add_argument(
+        "--docs",
+        help="with --describe: rewrite the marked section of this Markdown file instead of printing",
     )
     p.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
     p.add_argument("--days", type=int, help="number of consecutive days")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from aco_assets.synth.bed import (
     TONALITY_THRESHOLD_DB,
 )
 from aco_assets.synth.calls import CALL_THRESHOLD_DB, Call
+from aco_assets.synth.errors import SynthError
 from aco_assets.synth.realistic import load_library
 from aco_assets.synth.sounds import ORCA_CATALOG_DIR
 
@@ -79,3 +81,24 @@ def describe(sounds_dir: str | os.PathLike) -> str:
         f"that lies below 12 kHz (the ACO Nyquist): {100 * p.share_below_nyquist:.1f} %.",
     ]
     return "\n".join(out)
+
+
+MARK_START, MARK_END = "<!-- realistic-describe:start -->", "<!-- realistic-describe:end -->"
+
+
+def update_docs(sounds_dir: str | os.PathLike, doc: str | os.PathLike) -> Path:
+    """Replace the text between the describe markers of ``doc`` by :func:`describe`'s output.
+
+    Raises
+    ------
+    SynthError
+        If ``doc`` lacks the markers, or ``DIR`` lacks a recording.
+    """
+    path = Path(doc)
+    text = path.read_text()
+    if MARK_START not in text or MARK_END not in text:
+        raise SynthError(f"{path} lacks the markers {MARK_START} ... {MARK_END}")
+    head, rest = text.split(MARK_START, 1)
+    tail = rest.split(MARK_END, 1)[1]
+    path.write_text(f"{head}{MARK_START}\n{describe(sounds_dir)}\n{MARK_END}{tail}")
+    return path

@@ -66,7 +66,8 @@ def test_psd_tables_are_positive_and_finite_from_0_hz_to_nyquist():
 
 def test_the_synth_package_imports_no_orchestration_library():
     code = (
-        "import sys, aco_assets.synth, aco_assets.synth.cli, aco_assets.synth.calibration; "
+        "import sys, aco_assets.synth, aco_assets.synth.cli, aco_assets.synth.calibration, "
+        "aco_assets.synth.realistic, aco_assets.synth.describe, aco_assets.synth.standin; "
         "print(any(m.split('.')[0] in ('dagster', 'mlflow', 'duckdb') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
