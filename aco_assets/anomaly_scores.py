@@ -53,7 +53,7 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
     valid = np.asarray(windows["valid"].to_numpy(zero_copy_only=False), dtype=bool)
     cols = {
         k: np.full(n, np.nan)
-        for k in ("score", "tail_prob", "latent_nll", "np_error", "recon_error")
+        for k in ("score", "tail_prob", "latent_nll", "np_error", "recon_error", "combined")
     }
     is_anomaly = np.zeros(n, dtype=bool)
     if valid.any():
@@ -64,6 +64,7 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
             ("latent_nll", s.gmm_nll),
             ("np_error", s.np_error),
             ("recon_error", s.recon_error),
+            ("combined", s.combined),
         ):
             cols[key][valid] = values
         is_anomaly[valid] = s.is_anomaly

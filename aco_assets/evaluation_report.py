@@ -24,6 +24,7 @@ per SNR bucket, precision, alarms per day and precision@k. With reviewer verdict
 """
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.anomaly_scores import anomaly_scores
-from aco_assets.detections import detections, merge_windows
+from aco_assets.baselines import archive_step_levels, band_energy_scores
+from aco_assets.detections import detections
 from aco_assets.evaluation import (
     EventMatch,
     match_events,
@@ -44,6 +46,8 @@ from aco_assets.evaluation import (
 )
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
+from aco_assets.model_evaluation import evaluate_version, fault_findings
+from aco_assets.protocol import TimeSplit, episode_bounds, unit_keys
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.synth.catalog import FAULTS_NAME, read_catalog, read_faults
 from aco_assets.warehouse import Warehouse
@@ -92,14 +96,14 @@ def baseline_detections(
     end = windows["window_end"].to_numpy().astype("datetime64[us]")
     score = windows[column].to_numpy()
     rows = []
-    for seg in merge_windows(
-        start.astype(np.int64), end.astype(np.int64), score >= threshold, max_gap_s=max_gap_s
+    for first, last in episode_bounds(
+        start.astype(np.int64), end.astype(np.int64), score > threshold, max_gap_s=max_gap_s
     ):
-        span = slice(seg.first, seg.last + 1)
+        span = slice(first, last + 1)
         rows.append(
             {
-                "start_utc": start[seg.first],
-                "end_utc": end[seg.last],
+                "start_utc": start[first],
+                "end_utc": end[last],
                 "peak_score": float(np.max(score[span])),
             }
         )
@@ -292,6 +296,16 @@ def evaluation(
             "\n\n".join(markdown_image(p, n) for n, p in figures.items())
         )
         metadata["figures_dir"] = dg.MetadataValue.path(str(evaluation_dir(layout, version)))
+        split = model_split(model[0])
+        if split is None:
+            context.log.info(f"model version {version} records no time split: no held-out figures")
+        else:
+            summary = held_out_summary(layout, warehouse, version, model[0], split, has_faults)
+            path = evaluation_dir(layout, version) / "yardstick.json"
+            path.write_text(json.dumps(summary, indent=2, default=float))
+            rows += yardstick_rows(summary)
+            metadata["held_out"] = dg.MetadataValue.md(held_out_markdown(summary))
+            metadata["yardstick"] = dg.MetadataValue.path(str(path))
     else:
         context.log.info(f"no ground truth at {catalog_path}: only alarm and review metrics")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -302,6 +316,110 @@ def evaluation(
     _log_to_mlflow(mlflow_resource, model[0]["run_id"], rows, evaluation_dir(layout, version))
     metadata.update({"metrics": len(rows), "mlflow_run_id": model[0]["run_id"] or ""})
     return dg.MaterializeResult(metadata=metadata)
+
+
+def model_split(model: dict[str, Any]) -> TimeSplit | None:
+    """The time split a ``model_versions`` row records (None for versions trained before it)."""
+    if not model.get("split_unit"):
+        return None
+    return TimeSplit(
+        unit=model["split_unit"],
+        train=tuple(json.loads(model["train_units"])),
+        calibration=tuple(json.loads(model["calibration_units"])),
+        test=tuple(json.loads(model["test_units"])),
+    )
+
+
+def held_out_summary(
+    layout: DataLayout,
+    warehouse: Warehouse,
+    version: int,
+    model: dict[str, Any],
+    split: TimeSplit,
+    has_faults: bool,
+) -> dict[str, Any]:
+    """The yardstick of ``version`` on its test and training days, with the energy baselines."""
+    windows = warehouse.query(
+        "SELECT day, window_start, window_end, score, np_error, latent_nll, combined, recon_error "
+        "FROM anomaly_scores WHERE model_version = ? AND isfinite(score) AND isfinite(combined) "
+        "AND isfinite(recon_error) ORDER BY window_start",
+        [version],
+    )
+    days = sorted(set(windows["day"].to_pylist()))
+    typical = warehouse.query(
+        "SELECT w.window_start, w.window_end FROM typical_windows t "
+        "JOIN windows w USING (day, window_index)"
+    )
+    t_start = _us(typical["window_start"])
+    in_train = np.isin(unit_keys(t_start, split.unit), list(split.train))
+    t_start, t_end = t_start[in_train], _us(typical["window_end"])[in_train]
+    energy = {}
+    for step, steps in archive_step_levels(layout.archive_root, days, steps_s=(1.0, 5.0)).items():
+        reference = steps.inside(t_start, t_end)
+        energy[f"energy_{step:g}s"] = (steps, band_energy_scores(steps, reference))
+    faults = read_faults(layout.archive_root) if has_faults else None
+    summary = evaluate_version(
+        windows,
+        energy,
+        split,
+        read_catalog(layout.archive_root),
+        faults,
+        threshold=float(model["threshold"]),
+        budget_per_hour=float(model.get("false_alarms_per_hour") or 1.0),
+    )
+    issues = warehouse.query("SELECT file, start_utc, end_utc FROM quality_issues")
+    summary |= {
+        key: model.get(key)
+        for key in ("model_version", "score_name", "threshold", "threshold_rule",
+                    "heldout_false_alarms_per_hour", "heldout_hours", "checks_passed")
+    }  # fmt: skip
+    summary["faults"] = fault_findings(faults, issues)
+    return summary
+
+
+def _us(column: pa.ChunkedArray) -> np.ndarray:
+    return (
+        np.asarray(column.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
+    )
+
+
+def yardstick_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """``evaluation_metrics`` rows of the held-out summary: subset ``<part>`` or
+    ``<part>:<class or SNR bucket>``."""
+    rows = []
+    for part, data in summary["parts"].items():
+        for method, figures in data["methods"].items():
+            for metric, value in figures.items():
+                if isinstance(value, dict):
+                    rows += [
+                        {"method": method, "metric": metric, "subset": f"{part}:{k}",
+                         "value": float(v)}
+                        for k, v in value.items()
+                    ]  # fmt: skip
+                else:
+                    rows.append(
+                        {"method": method, "metric": metric, "subset": part, "value": float(value)}
+                    )
+    return rows
+
+
+def held_out_markdown(summary: dict[str, Any]) -> str:
+    """The held-out table of the Dagster metadata: one row per method."""
+    part = summary["parts"].get("test", {})
+    cols = [("class-balanced AUC", "class_balanced_auc"), ("event-balanced AUC",
+            "event_balanced_auc"), ("pAUC", "pauc"), ("recall @ budget", "recall_at_budget"),
+            ("FA/h at threshold", "fa_per_hour_at_threshold")]  # fmt: skip
+    lines = [
+        f"Held-out days, {part.get('hours', float('nan')):.2f} h of audio, budget "
+        f"{summary['budget_per_hour']:g} false alarm(s)/h",
+        "",
+        "| method | " + " | ".join(c for c, _ in cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
+    for method, fig in part.get("methods", {}).items():
+        cells = [f"{fig[k]:.3f}" if k in fig else "-" for _, k in cols]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _newest_version(warehouse: Warehouse) -> int:

@@ -34,6 +34,10 @@ from scipy import stats
 US_PER_HOUR = 3_600_000_000
 #: Alarms closer than this belong to one episode (``detections`` and the budget use it).
 EPISODE_GAP_S = 5.0
+#: Longest episode, s: a longer flagged stretch is one alarm per started piece of this length,
+#: so a detector that flags everything cannot pass as one alarm per hour (a reviewer's alarm is
+#: a clip of bounded length).
+MAX_EPISODE_S = 60.0
 
 
 def is_anomalous(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -155,22 +159,34 @@ def audio_hours(start_us: np.ndarray, end_us: np.ndarray) -> float:
 
 
 def episode_bounds(
-    start_us: np.ndarray, end_us: np.ndarray, flags: np.ndarray, *, max_gap_s: float
+    start_us: np.ndarray,
+    end_us: np.ndarray,
+    flags: np.ndarray,
+    *,
+    max_gap_s: float,
+    max_episode_s: float | None = MAX_EPISODE_S,
 ) -> list[tuple[int, int]]:
     """Episodes of flagged steps, as (first, last) indices into the time-sorted steps.
 
     Flagged steps are merged while the next one starts no later than ``max_gap_s`` after the
-    latest end so far (overlapping and touching steps always merge). ``start_us`` must be
-    sorted; the indices count all steps, flagged or not.
+    latest end so far (overlapping and touching steps always merge). With ``max_episode_s``, an
+    episode is then cut into pieces: piece ``k`` holds the members starting in
+    ``[t0 + k max_episode_s, t0 + (k + 1) max_episode_s)`` from the episode's start ``t0``.
+    ``start_us`` must be sorted; the indices count all steps, flagged or not.
     """
     idx = np.flatnonzero(np.asarray(flags, bool))
     if idx.size == 0:
         return []
     s = np.asarray(start_us, np.int64)[idx]
     reach = np.maximum.accumulate(np.asarray(end_us, np.int64)[idx])
-    breaks = np.flatnonzero(s[1:] > reach[:-1] + int(round(max_gap_s * 1e6)))
-    firsts = np.concatenate([[0], breaks + 1])
-    lasts = np.concatenate([breaks, [idx.size - 1]])
+    new = np.ones(idx.size, dtype=bool)
+    new[1:] = s[1:] > reach[:-1] + int(round(max_gap_s * 1e6))
+    if max_episode_s is not None:
+        t0 = s[np.flatnonzero(new)][np.cumsum(new) - 1]  # start of each step's episode
+        piece = (s - t0) // int(round(max_episode_s * 1e6))
+        new[1:] |= piece[1:] != piece[:-1]
+    firsts = np.flatnonzero(new)
+    lasts = np.r_[firsts[1:], idx.size] - 1
     return [(int(idx[a]), int(idx[b])) for a, b in zip(firsts, lasts, strict=True)]
 
 

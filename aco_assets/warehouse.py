@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS anomaly_scores (
     quality_flag BOOLEAN,               -- window overlaps a data-quality issue
     model_version INTEGER
 );
+ALTER TABLE anomaly_scores ADD COLUMN IF NOT EXISTS combined DOUBLE; -- GMM NLL + NP error, standardised
 CREATE TABLE IF NOT EXISTS detections (
     day DATE NOT NULL,
     detection_id VARCHAR NOT NULL,      -- '<day>-<nnn>'

@@ -126,3 +126,12 @@ def test_a_non_positive_budget_is_refused():
     start, end = steps(10)
     with pytest.raises(ProtocolError, match="must be > 0"):
         threshold_for_budget(np.ones(10), start, end, budget_per_hour=0.0, max_gap_s=5.0)
+
+
+def test_an_episode_longer_than_the_limit_counts_one_alarm_per_started_piece():
+    start, end = steps(36)  # three minutes of touching 5 s windows, all flagged
+    flags = np.ones(36, bool)
+    assert count_episodes(start, end, flags, max_gap_s=5.0) == 3  # pieces of 60 s
+    from aco_assets.protocol import episode_bounds
+
+    assert episode_bounds(start, end, flags, max_gap_s=5.0, max_episode_s=None) == [(0, 35)]

@@ -272,3 +272,49 @@ def test_reviewer_confirmed_events_leave_the_typical_selection(lineage):
             params=["test"],
         )
         lineage.materialize([typical_windows], run_config=config)
+
+
+def test_training_calibration_and_test_time_never_overlap(lineage):
+    row = lineage.warehouse().query("SELECT * FROM model_versions WHERE model_version = 1")
+    row = row.to_pylist()[0]
+    train, cal, test = (set(json.loads(row[k])) for k in ("train_units", "calibration_units",
+                                                          "test_units"))  # fmt: skip
+    assert train and cal and test
+    assert not (train & cal) and not (train & test) and not (cal & test)
+    assert row["split_unit"] == "hour"  # the test archive has two days
+    typical_in_train = _count(
+        lineage,
+        "SELECT count(*) FROM typical_windows WHERE strftime(window_start, '%Y-%m-%dT%H') IN "
+        f"({', '.join(repr(u) for u in sorted(train))})",
+    )
+    assert row["n_typical"] == typical_in_train  # the GMM saw the training hours only
+    assert row["false_alarms_per_hour"] == 12.0 and row["threshold_rule"] in ("empirical",
+                                                                               "tail_fit")  # fmt: skip
+    assert row["heldout_hours"] > 0
+
+
+def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
+    from aco_assets.detector import (
+        DetectorTrainingConfig,
+        gather_features,
+        heldout_check,
+        training_rows,
+    )
+    from aco_assets.layout import DataLayout
+    from aco_assets.model_registry import load_champion
+    from tests.conftest import TINY_DETECTOR
+
+    layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)
+    resource = lineage.resources["mlflow_resource"]
+    model = load_champion(resource.client(), "aco-detector", cache_dir=layout.models_dir)
+    config = DetectorTrainingConfig(**{**TINY_DETECTOR, "check_alpha": 0.01})
+    rows = training_rows(lineage.warehouse(), config).heldout
+    features = gather_features(layout, lineage.warehouse(), rows)
+    scores = model.detector.score(features).score
+    model.detector.set_operating_point(float(scores.min()) - 1.0)  # everything alarms
+    _, check = heldout_check(model.detector, features, rows, config)
+    assert not check.passed and check.ci_low_per_hour > config.budget_per_hour
+    model.detector.set_operating_point(float(scores.max()) + 1.0)  # nothing alarms
+    _, check = heldout_check(model.detector, features, rows, config)
+    # five minutes of held-out time cannot tell silence from 12 alarms an hour: passes
+    assert check.n_alarms == 0 and check.passed
