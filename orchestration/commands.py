@@ -52,6 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help='JSON overrides of the detector config, e.g. \'{"schedule": "default"}\'',
     )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--false-alarms-per-hour",
+        type=float,
+        help="false-alarm budget of a new detector: alarms per hour of audio (default 1)",
+    )
+    budget.add_argument(
+        "--false-alarms-per-day", type=float, help="the same budget per day of audio"
+    )
     p.add_argument(
         "--typical-config",
         type=json.loads,
@@ -92,12 +101,17 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from orchestration.runner import run_pipeline
 
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
+    detector_config = dict(args.detector_config or {})
+    if getattr(args, "false_alarms_per_hour", None) is not None:
+        detector_config["false_alarms_per_hour"] = args.false_alarms_per_hour
+    if getattr(args, "false_alarms_per_day", None) is not None:
+        detector_config["false_alarms_per_day"] = args.false_alarms_per_day
     result = run_pipeline(
         layout,
         first_day=args.first_day,
         last_day=args.last_day,
         retrain=args.retrain,
-        detector_config=args.detector_config,
+        detector_config=detector_config or None,
         typical_config=args.typical_config,
         workers=args.workers,
     )
