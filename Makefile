@@ -4,8 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data
 STAMP := $(VENV)/.installed
+# `make results`: the real recordings (aco-real/, aco-acoio/, ...) and the folder for its runs.
+SOUNDS ?= ../shared/data
+RESULTS ?= $(DATA)/results
+SEEDS ?= 0 1 2
+STEP = $(BIN)/python -m orchestration.steps --timings $(RESULTS)/timings.json
 
-.PHONY: venv demo test lint ui bench bench-pipeline clean
+.PHONY: venv demo test lint ui bench bench-pipeline results results-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +44,29 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_quality.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_synth.py
 
-## A full synthetic day (288 files) through the lineage: time, real-time factor, peak memory per stage
+## A full synthetic day (288 files) through the lineage: time, real-time factor, peak memory per
+## stage; adds it to docs/benchmarks.md and the README's block (run on a quiet machine).
 bench-pipeline: $(STAMP)
-	$(BIN)/python benchmarks/bench_pipeline.py --work $(DATA)/bench
+	$(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md --run pipeline
+	$(BIN)/python -m orchestration.docs_blocks --results $(RESULTS) --sources benchmarks
+
+## Regenerate every figure and table of README.md and docs/ from the runs below (README:
+## "Regenerating the results"). Needs the real recordings in $(SOUNDS).
+results: results-check $(STAMP)
+	rm -f $(RESULTS)/timings.json
+	$(STEP) yardstick --of 1/8 -- $(BIN)/aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md
+	rm -rf $(RESULTS)/demo
+	$(STEP) demo --of 2/8 -- $(BIN)/aco demo --data $(RESULTS)/demo
+	$(STEP) demo-results --of 3/8 -- $(BIN)/aco results --data $(RESULTS)/demo --out docs/demo_results.md
+	$(STEP) real-sound --of 4/8 -- $(BIN)/python -m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md --note 'Model: the champion of the demo archive (`aco demo`, a step of `make results`).'
+	$(STEP) calibration --of 5/8 -- $(BIN)/python -m aco_assets.synth.calibration --real $(SOUNDS) --docs docs
+	$(STEP) digits --of 6/8 -- $(BIN)/python -m ml.experiments.digits_doc --work $(RESULTS)/digits --seeds $(SEEDS) --out docs/digits.md --figures docs/figures
+	$(STEP) benchmarks --of 7/8 -- $(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md
+	$(STEP) blocks --of 8/8 -- $(BIN)/python -m orchestration.docs_blocks --results $(RESULTS)
+
+results-check:
+	$(if $(strip $(RESULTS)),,$(error RESULTS is empty: set RESULTS=DIR, the folder for the runs of make results))
+	$(if $(wildcard $(SOUNDS)/.),,$(error make results needs the real recordings: no folder SOUNDS=$(SOUNDS); set SOUNDS=DIR to the folder holding aco-real/ and aco-acoio/ (e.g. make results SOUNDS=../shared/data)))
 
 clean:
 	rm -rf $(VENV) $(DATA)

@@ -10,6 +10,7 @@ Run on one core:  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/bench_co
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -71,39 +72,66 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=int, default=1758, help="records in the file (5 min)")
-    ap.add_argument("--frac17", type=float, default=0.4, help="fraction of 17-bit runs")
-    ap.add_argument("--repeats", type=int, default=15)
-    args = ap.parse_args()
+def measure(*, records: int, frac17: float, repeats: int) -> dict:
+    """Time both decoders on one file; returns the figures (times in ms, rates in MB/s)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "2016-02-15--05.00.HYD24BBpk"
-        realistic_file(path, n_records=args.records, frac17=args.frac17, seed=0)
+        realistic_file(path, n_records=records, frac17=frac17, seed=0)
         size = path.stat().st_size
         raw = read_file(path, on_fault="raise")
         ref = unpackbits_decoder(path)
-        assert np.array_equal(raw.samples, ref), "decoders disagree"
+        if not np.array_equal(raw.samples, ref):
+            raise RuntimeError("read_file and the unpackbits decoder disagree")
         widths = {int(b): int((raw.bits == b).sum()) for b in np.unique(raw.bits)}
         n_runs = 1 + int(np.count_nonzero(np.diff(raw.bits.astype(int))))
-        ours = median_time(lambda: read_file(path, on_fault="raise"), args.repeats)
-        theirs = median_time(lambda: unpackbits_decoder(path), max(3, args.repeats // 3))
+        ours = median_time(lambda: read_file(path, on_fault="raise"), repeats)
+        theirs = median_time(lambda: unpackbits_decoder(path), max(3, repeats // 3))
         tracemalloc.start()
         read_file(path, on_fault="raise")
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     mb = size / 1e6
-    print(f"file: {mb:.2f} MB, {args.records} records, widths {widths}, {n_runs} equal-width runs")
+    return {
+        "file_mb": mb, "records": records, "widths": widths, "equal_width_runs": n_runs,
+        "read_file_ms": ours * 1e3, "read_file_mb_s": mb / ours,
+        "read_file_msamples_s": raw.samples.size / ours / 1e6,
+        "reference_ms": theirs * 1e3, "reference_mb_s": mb / theirs,
+        "ratio_vs_reference": theirs / ours, "acoio_mb_s": ACOIO_MB_S,
+        "ratio_vs_acoio": mb / ours / ACOIO_MB_S, "target_ratio_vs_acoio": 15.0,
+        "peak_mb": peak / 1e6, "peak_x_file": peak / size,
+    }  # fmt: skip
+
+
+def print_report(r: dict) -> None:
     print(
-        f"read_file:          {ours * 1e3:7.2f} ms  {mb / ours:8.1f} MB/s  "
-        f"{raw.samples.size / ours / 1e6:7.1f} Msamples/s"
+        f"file: {r['file_mb']:.2f} MB, {r['records']} records, widths {r['widths']}, "
+        f"{r['equal_width_runs']} equal-width runs"
     )
-    print(f"unpackbits decoder: {theirs * 1e3:7.2f} ms  {mb / theirs:8.1f} MB/s")
     print(
-        f"ratio vs unpackbits: {theirs / ours:.1f}x; vs ACOio ({ACOIO_MB_S:g} MB/s): "
-        f"{mb / ours / ACOIO_MB_S:.1f}x (target >= 15x)"
+        f"read_file:          {r['read_file_ms']:7.2f} ms  {r['read_file_mb_s']:8.1f} MB/s  "
+        f"{r['read_file_msamples_s']:7.1f} Msamples/s"
     )
-    print(f"peak traced memory of read_file: {peak / 1e6:.1f} MB = {peak / size:.2f} x file size")
+    print(f"unpackbits decoder: {r['reference_ms']:7.2f} ms  {r['reference_mb_s']:8.1f} MB/s")
+    print(
+        f"ratio vs unpackbits: {r['ratio_vs_reference']:.1f}x; vs ACOio ({r['acoio_mb_s']:g} MB/s): "
+        f"{r['ratio_vs_acoio']:.1f}x (target >= {r['target_ratio_vs_acoio']:g}x)"
+    )
+    print(
+        f"peak traced memory of read_file: {r['peak_mb']:.1f} MB = {r['peak_x_file']:.2f} x file size"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=1758, help="records in the file (5 min)")
+    ap.add_argument("--frac17", type=float, default=0.4, help="fraction of 17-bit runs")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    result = measure(records=args.records, frac17=args.frac17, repeats=args.repeats)
+    print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

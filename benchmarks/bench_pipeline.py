@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import json
 import logging
 import resource
 import sys
@@ -207,6 +208,26 @@ def ensure_champion(resources: dict, instance) -> None:
         set_champion(mlflow_resource.client(), mlflow_resource.registered_model_name, version)
 
 
+def summary(rows: list[dict], n_files: int, workers: int) -> dict:
+    """The figures of :func:`print_table` as a JSON-ready dict (seconds, MB)."""
+    timed = [r for r in rows if r["stage"] in TIMED_STAGES]
+    total = sum(r["wall_s"] for r in timed)
+    peak = max(r["peak_bytes"] for r in rows)
+    stages = [
+        {"stage": r["stage"], "wall_s": r["wall_s"], "x_real_time": DAY_S / r["wall_s"],
+         "files_per_s": n_files / r["wall_s"], "peak_mb": r["peak_bytes"] / 2**20}
+        for r in rows
+    ]  # fmt: skip
+    return {
+        "day": DAY.isoformat(), "n_files": n_files, "audio_s": DAY_S, "workers": workers,
+        "stages": stages, "timed_stages": list(TIMED_STAGES), "timed_s": total,
+        "timed_x_real_time": DAY_S / total, "target_s": TARGET_S, "peak_mb": peak / 2**20,
+        "target_peak_mb": TARGET_PEAK_BYTES / 2**20,
+        "memory": "sampled RSS, process + workers" if rows[0]["sampled"]
+        else "getrusage lifetime maxima",
+    }  # fmt: skip
+
+
 def print_table(rows: list[dict], n_files: int, workers: int) -> None:
     print(f"\n{DAY}: {n_files} files, {workers} worker process(es)")
     print(f"{'stage':<16}{'wall s':>9}{'x real time':>13}{'files/s':>9}{'peak MB':>9}")
@@ -249,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, default=None, help="write <stage>.prof cProfiles here"
     )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     import dagster as dg
@@ -304,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
     print_table(rows, n_files, args.workers)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary(rows, n_files, args.workers), indent=2))
     return 0
 
 

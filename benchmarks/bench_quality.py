@@ -6,8 +6,11 @@ Prints the median time per file and the real-time factor.
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +19,8 @@ from aco_assets.quality import find_quality_issues
 FS, SPR, SECONDS = 24000, 4096, 300.0
 
 
-def main(repeats: int = 7) -> None:
+def measure(repeats: int = 7) -> dict:
+    """Median time of find_quality_issues on one file; returns the figures."""
     rng = np.random.default_rng(0)
     n = int(SECONDS * FS)
     t = np.arange(n) / FS
@@ -35,8 +39,20 @@ def main(repeats: int = 7) -> None:
         )
         runs.append(time.perf_counter() - start)
     med = float(np.median(runs))
-    print(f"find_quality_issues: {n} samples, {len(issues)} issue(s)")
-    print(f"median {med * 1e3:.1f} ms per 5-minute file, {SECONDS / med:,.0f}x real time")
+    return {"samples": n, "issues": len(issues), "repeats": repeats, "median_ms": med * 1e3,
+            "rtf": SECONDS / med}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    r = measure(args.repeats)
+    print(f"find_quality_issues: {r['samples']} samples, {r['issues']} issue(s)")
+    print(f"median {r['median_ms']:.1f} ms per 5-minute file, {r['rtf']:,.0f}x real time")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
 import tempfile
@@ -32,8 +33,8 @@ WINDOW_S = 5.0
 N_SAMPLES = 1758 * SAMPLES_PER_RECORD
 
 
-def time_files(n_files: int, out: Path) -> None:
-    """Print the median time of each stage per 5-minute file over ``n_files`` whale-season files."""
+def time_files(n_files: int, out: Path) -> dict:
+    """Median time (s) of each stage per 5-minute file over ``n_files`` whale-season files."""
     bg_s, render_s, write_s = [], [], []
     for i in range(n_files):
         start = dt.datetime(2017, 3, 14, 5) + i * dt.timedelta(minutes=5)
@@ -49,15 +50,13 @@ def time_files(n_files: int, out: Path) -> None:
         render_s.append(t2 - t1)
         write_s.append(t3 - t2)
     total = statistics.median(r + w for r, w in zip(render_s, write_s, strict=True))
-    print(f"per 5-minute file (median of {n_files}):")
-    print(f"  background        {statistics.median(bg_s):7.3f} s")
-    print(f"  render (bg+events){statistics.median(render_s):7.3f} s")
-    print(f"  codec write       {statistics.median(write_s):7.3f} s")
-    print(f"  total             {total:7.3f} s  -> real-time factor {300.0 / total:6.0f}x")
+    return {"files_timed": n_files, "background_s": statistics.median(bg_s),
+            "render_s": statistics.median(render_s), "write_s": statistics.median(write_s),
+            "total_s": total, "rtf": 300.0 / total}  # fmt: skip
 
 
-def coverage(root: Path) -> None:
-    """Print the share of 5 s windows overlapping an event, by month and by HST evening."""
+def coverage(root: Path) -> dict:
+    """Share of 5 s windows overlapping an event: overall, and per month and HST evening."""
     events = read_catalog(root).to_pylist()
     by_file: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
     for e in events:
@@ -71,31 +70,55 @@ def coverage(root: Path) -> None:
             w0 = nominal + dt.timedelta(seconds=k * WINDOW_S)
             w1 = w0 + dt.timedelta(seconds=WINDOW_S)
             hits.append(any(s < w1 and e > w0 for s, e in by_file.get(rel, [])))
-        key = f"{nominal:%Y-%m} {'evening' if is_evening(nominal) else 'other  '}"
+        key = f"{nominal:%Y-%m} {'evening' if is_evening(nominal) else 'other'}"
         groups.setdefault(key, []).extend(hits)
     all_hits = [h for v in groups.values() for h in v]
-    print(f"windows overlapping an event: {100 * np.mean(all_hits):.1f} % of {len(all_hits)}")
-    for key, hits in sorted(groups.items()):
-        print(f"  {key}  {100 * np.mean(hits):5.1f} %  ({len(hits)} windows)")
+    return {
+        "share": float(np.mean(all_hits)), "windows": len(all_hits),
+        "groups": {k: {"share": float(np.mean(v)), "windows": len(v)}
+                   for k, v in sorted(groups.items())},
+    }  # fmt: skip
+
+
+def print_report(r: dict) -> None:
+    t = r["files"]
+    print(f"per 5-minute file (median of {t['files_timed']}):")
+    print(f"  background        {t['background_s']:7.3f} s")
+    print(f"  render (bg+events){t['render_s']:7.3f} s")
+    print(f"  codec write       {t['write_s']:7.3f} s")
+    print(f"  total             {t['total_s']:7.3f} s  -> real-time factor {t['rtf']:6.0f}x")
+    if "demo" not in r:
+        return
+    d, c = r["demo"], r["coverage"]
+    print(
+        f"demo archive: {d['files']} files, {d['events']} events, "
+        f"{d['faults']} faults in {d['wall_s']:.1f} s ({d['s_per_file']:.2f} s/file)"
+    )
+    print(f"windows overlapping an event: {100 * c['share']:.1f} % of {c['windows']}")
+    for key, g in c["groups"].items():
+        print(f"  {key:<15}  {100 * g['share']:5.1f} %  ({g['windows']} windows)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=6, help="files timed per stage")
     parser.add_argument("--no-demo", action="store_true", help="skip writing the demo archive")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
+    result: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        time_files(args.files, Path(tmp))
-        if args.no_demo:
-            return
-        t0 = time.perf_counter()
-        summary = write_archive(Path(tmp) / "demo", preset="demo", seed=0)
-        wall = time.perf_counter() - t0
-        print(
-            f"demo archive: {summary.n_files} files, {summary.n_events} events, "
-            f"{summary.n_faults} faults in {wall:.1f} s ({wall / summary.n_files:.2f} s/file)"
-        )
-        coverage(summary.root)
+        result["files"] = time_files(args.files, Path(tmp))
+        if not args.no_demo:
+            t0 = time.perf_counter()
+            summary = write_archive(Path(tmp) / "demo", preset="demo", seed=0)
+            wall = time.perf_counter() - t0
+            result["demo"] = {"preset": "demo", "seed": 0, "files": summary.n_files,
+                              "events": summary.n_events, "faults": summary.n_faults,
+                              "wall_s": wall, "s_per_file": wall / summary.n_files}  # fmt: skip
+            result["coverage"] = coverage(summary.root)
+    print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

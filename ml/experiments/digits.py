@@ -35,10 +35,12 @@ from ml.errors import ConfigError
 from ml.metrics import partial_auc, rates_at_threshold, roc_auc
 from ml.trainer import fit_detector
 
-__all__ = ["DigitSplit", "load_mnist_5k", "make_split", "run_experiment", "main"]
+__all__ = ["DigitSplit", "load_mnist_5k", "make_split", "run_experiment", "run", "main"]
 
 logger = logging.getLogger(__name__)
 INPUT_SHAPE = (1, 28, 28)
+TRAIN_FRACTION = 0.7  # of each digit's images; the rest is the test split
+CALIBRATION_FRACTION = 0.2  # of the typical training images, held out to set thresholds
 
 
 def load_mnist_5k(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +80,8 @@ def make_split(
     censored: tuple[int, ...],
     contamination: float,
     seed: int,
-    train_fraction: float = 0.7,
-    calibration_fraction: float = 0.2,
+    train_fraction: float = TRAIN_FRACTION,
+    calibration_fraction: float = CALIBRATION_FRACTION,
 ) -> DigitSplit:
     """Split digits as described in the module docstring (seeded, stratified per digit)."""
     groups = [set(typical), set(anomalous), set(censored)]
@@ -264,9 +266,12 @@ def _with_overrides(
     return DetectorConfig.from_dict(det), TrainConfig.from_dict(tr)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Command line entry point; prints the summary JSON and returns the results."""
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One seed of the experiment as parsed by :func:`parse_args`; returns the JSON-ready results.
+
+    Writes ``args.json``, the model (``args.save_model``) and the figures (``args.figures``) when
+    they are given.
+    """
     if args.threads:
         torch.set_num_threads(args.threads)
     config, train = _with_overrides(*default_configs(quick=args.quick), args)
@@ -289,12 +294,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "n_contamination": split.n_contamination, "seed": args.seed,
                          "n_general": len(split.general), "n_typical": len(split.typical),
                          "n_calibration": len(split.calibration), "n_test": len(split.test),
-                         "threads": torch.get_num_threads()}  # fmt: skip
-    text = json.dumps(results, indent=2)
+                         "n_test_anomalous": int(split.test_is_anomaly.sum()),
+                         "train_fraction": TRAIN_FRACTION,
+                         "calibration_fraction": CALIBRATION_FRACTION,
+                         "quick": args.quick, "baselines": not args.no_baselines,
+                         "threads": torch.get_num_threads(),
+                         "torch": torch.__version__}  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-    print(text)  # noqa: T201  (command-line output)
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Command line entry point; prints the summary JSON and returns the results."""
+    results = run(parse_args(argv))
+    print(json.dumps(results, indent=2))  # noqa: T201  (command-line output)
     return results
 
 
