@@ -13,7 +13,7 @@ block of the project from the outputs of ``make results``::
     python -m orchestration.docs_blocks --results DIR [--root .] [--demo DIR]
 
 ``DIR`` is the Makefile's ``$(RESULTS)``: ``yardstick/summary.json`` (``aco yardstick``),
-``demo/`` (the demo's data folder: its warehouse), ``digits/seed*.json``
+``demo/`` (the demo's data folder: its warehouse), ``digits/digits.json``
 (``ml.experiments.digits_doc``), ``bench/benchmarks.json`` (``benchmarks/report.py``) and
 ``timings.json`` (``orchestration.steps``).
 """
@@ -137,18 +137,14 @@ def read_sources(
     it, when one is missing)."""
     from orchestration.results_text import read_demo
 
-    def digits() -> list[dict[str, Any]]:
-        found = sorted((results / "digits").glob("seed*.json"))
-        if not found:
-            raise FileNotFoundError(f"no {results / 'digits'}/seed*.json: run the digits step")
-        return [json.loads(p.read_text()) for p in found]
-
     loaders = {
         "yardstick": lambda: json.loads(
             _need(results / "yardstick" / "summary.json", "yardstick").read_text()
         ),
         "demo": lambda: read_demo(_need(demo or results / "demo", "demo")),
-        "digits": digits,
+        "digits": lambda: json.loads(
+            _need(results / "digits" / "digits.json", "digits").read_text()
+        ),
         "benchmarks": lambda: json.loads(
             _need(results / "bench" / "benchmarks.json", "benchmarks").read_text()
         ),

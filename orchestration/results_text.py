@@ -160,11 +160,12 @@ def demo_text(demo: dict[str, Any]) -> str:
 def demo_archive_text(demo: dict[str, Any]) -> str:
     """docs/model_results.md: the demo's figures per method, and what they say."""
     p = "production"
+    champion = "champion" if demo.get("is_champion") else "not champion: it missed its checks"
     lines = [
-        f"Model version {demo.get('model_version')} (production score "
-        f"`{demo.get('score_name')}`), trained on {demo.get('n_general')} windows of the demo's "
-        f"{demo.get('days')} days ({demo.get('n_typical')} typical); every method scored on the "
-        f"same {_num(_m(demo, p, 'n_windows'), '.0f')} windows, "
+        f"Model version {demo.get('model_version')} ({champion}; production score "
+        f"`{demo.get('score_name')}`), trained on {demo.get('n_general')} windows "
+        f"({demo.get('n_typical')} typical); every method scored on the same "
+        f"{_num(_m(demo, p, 'n_windows'), '.0f')} windows of the demo's {demo.get('days')} days, "
         f"{_num(_m(demo, p, 'n_positive'), '.0f')} of them overlapping a catalogued event:",
         "",
         "| method | AUC | pAUC <= 0.1 (McClish) | event recall | precision | alarms/day |",
@@ -200,7 +201,8 @@ def digits_text(runs: list[dict[str, Any]]) -> str:
     rho = runs[0]["config"]["train"]["rho"]
     quick = " (quick schedule)" if runs[0]["config"].get("quick") else ""
     return (
-        f"On real digits ([docs/digits.md](docs/digits.md), {len(runs)} seeds{quick}) the NP "
+        f"On real digits ([docs/digits.md](docs/digits.md), {len(runs)} "
+        f"seed{'s' if len(runs) != 1 else ''}{quick}) the NP "
         f"detector reaches AUC {mean('np', 'auc'):.2f} and TPR {mean('np', 'tpr_at_rho'):.2f} at a "
         f"realised FPR of {mean('np', 'fpr_at_rho'):.3f} for a {rho:.0%} target."
     )

@@ -51,6 +51,7 @@ def fake_demo() -> dict:
             "alarms_per_day": 5.0}  # fmt: skip
     return {
         "model_version": 3, "score_name": "combined", "n_general": 7000, "n_typical": 3800,
+        "is_champion": True,
         "days": 15, "methods": {
             "production": {**base, "auc": 0.93, "n_events": 71, "precision_at_10": 1.0,
                            "n_windows": 7032, "n_positive": 522, "event_recall": 0.817},
@@ -156,6 +157,7 @@ def test_demo_sentences_quote_the_warehouse_figures():
     assert "the VAE reconstruction error is better (pAUC 0.88 vs 0.80)" in text
     table = results_text.demo_archive_text(fake_demo())
     assert "| recon_error | 0.920 | 0.884 |" in table and "7032 windows" in table
+    assert "Model version 3 (champion;" in table
 
 
 def test_digits_benchmarks_and_synth_sentences():
@@ -205,3 +207,17 @@ def test_a_step_records_its_time_and_a_failing_step_keeps_its_status(tmp_path, c
     data = json.loads(timings.read_text())
     assert set(data["steps"]) == {"demo", "ok"} and data["steps"]["demo"]["seconds"] == 12.5
     assert "step bad failed" in capsys.readouterr().out
+
+
+def test_read_sources_loads_the_runs_and_names_the_step_of_a_missing_one(tmp_path):
+    from orchestration.docs_blocks import read_sources
+
+    (tmp_path / "yardstick").mkdir()
+    (tmp_path / "yardstick" / "summary.json").write_text(json.dumps(fake_yardstick()))
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "digits" / "digits.json").write_text(json.dumps(fake_digits()[:1]))
+    (tmp_path / "digits" / "seed7.json").write_text("{}")  # an older run's seed: not quoted
+    sources = read_sources(tmp_path, names=("yardstick", "digits"))
+    assert sources["yardstick"]["seeds"] == [0, 1, 2] and len(sources["digits"]) == 1
+    with pytest.raises(FileNotFoundError, match=r"benchmarks\.json is missing: run the benchmarks"):
+        read_sources(tmp_path, names=("benchmarks",))
