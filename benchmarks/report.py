@@ -85,6 +85,7 @@ def run_bench(name: str, work: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     subprocess.run(argv, check=True, env=env)
     figures = json.loads(out.read_text())
+    facts["load_avg_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     figures["machine"], figures["bench_wall_s"] = facts, time.perf_counter() - t0
     out.write_text(json.dumps(figures, indent=2))
     return figures

@@ -14,8 +14,9 @@ def machine_line(
     one of ``like``, the report's own run)."""
     if not m:
         return "Machine not recorded."
-    load = m.get("load_avg_1min")
+    load, end = m.get("load_avg_1min"), m.get("load_avg_1min_end")
     load_text = f", load average {load:.1f} when it started" if load is not None else ""
+    load_text += f" and {end:.1f} when it ended" if load is not None and end is not None else ""
     when = m.get("measured_at", "?").replace("T", " ")
     same = like is not None and all(m.get(k) == like.get(k) for k in ("cores", "cpu", "python"))
     if same:
