@@ -224,12 +224,17 @@ def benchmarks_text(bench: dict[str, Any]) -> str:
             f"a full {pl['n_files']}-file day goes through {', '.join(pl['timed_stages'])} in "
             f"{pl['timed_s']:.0f} s with {pl['workers']} workers on "
             f"{pl.get('machine', {}).get('cores', '?')} cores (measured "
-            f"{pl.get('machine', {}).get('measured_at', '?')[:10]})"
+            f"{pl.get('machine', {}).get('measured_at', '?')[:10]}{_load(pl.get('machine', {}))})"
         )
     else:
         parts.append("the full-day pipeline is measured by `make bench-pipeline`")
     text = "; ".join(parts)
     return f"Speed ([docs/benchmarks.md](docs/benchmarks.md)): {text}."
+
+
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_avg_1min")
+    return f", load average {load:.1f}" if load is not None else ""
 
 
 def synth_coverage_text(bench: dict[str, Any]) -> str:
