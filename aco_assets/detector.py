@@ -269,9 +269,12 @@ def detector(
                 registered_model_name=mlflow_resource.registered_model_name,
             )
         passed = checks.passed
-        if passed:
+        # The alias moves only to a version that passes; the very first version becomes a
+        # provisional champion (checks_passed false) so that a new archive can be scored.
+        promote = passed or not _has_champion(client, mlflow_resource.registered_model_name)
+        if promote:
             set_champion(client, mlflow_resource.registered_model_name, version)
-        mlflow.set_tags({"model_version": version, "champion": passed})
+        mlflow.set_tags({"model_version": version, "champion": promote, "checks_passed": passed})
     _record_version(
         warehouse,
         version,
@@ -280,18 +283,21 @@ def detector(
         dict(heldout_fpr=heldout_fpr, n_general=len(general), n_typical=len(typical)),
         data.split,
         check,
+        promote,
         passed,
     )
     context.log.info(
         f"model version {version}: threshold {fitted.threshold:.4g} for "
         f"{budget.budget_per_hour:g} false alarms/h ({budget.method}), held-out "
-        f"{check.rate_per_hour:.2f}/h over {check.hours:.2f} h; champion: {passed}"
+        f"{check.rate_per_hour:.2f}/h over {check.hours:.2f} h; check passed: {passed}, "
+        f"champion: {promote}" + ("" if passed or not promote else " (provisional: no other)")
     )
     return dg.MaterializeResult(
         metadata={
             "model_version": version,
             "mlflow_run_id": run.info.run_id,
-            "champion": passed,
+            "champion": promote,
+            "checks_passed": passed,
             "score": fitted.score_name,
             "false_alarm_budget_per_hour": budget.budget_per_hour,
             "threshold": dg.MetadataValue.float(float(fitted.threshold)),
@@ -319,6 +325,16 @@ def detector(
         ],
         data_version=dg.DataVersion(str(version)),
     )
+
+
+def _has_champion(client, name: str) -> bool:
+    from aco_assets.model_registry import NoChampionError, champion_version
+
+    try:
+        champion_version(client, name)
+    except NoChampionError:
+        return False
+    return True
 
 
 def _params(det_cfg, train_cfg, data: TrainingRows, config: DetectorTrainingConfig) -> dict:
@@ -484,6 +500,7 @@ def _record_version(
     split: TimeSplit,
     check: BudgetCheck,
     champion: bool,
+    passed: bool,
 ) -> None:
     op = fitted.operating_point or {}
     row = {
@@ -496,7 +513,7 @@ def _record_version(
         "calibration_fpr": fitted.realised_calibration_fpr,
         **counts,
         "is_champion": champion,
-        "checks_passed": champion,
+        "checks_passed": passed,
         "model_dir": f"models:/aco-detector/{version}",
         "false_alarms_per_hour": check.budget_per_hour,
         "threshold_rule": op.get("method"),
