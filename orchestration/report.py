@@ -9,6 +9,29 @@ from aco_assets.layout import DataLayout
 from aco_assets.warehouse import Warehouse
 
 
+def _model_lines(m: dict) -> list[str]:
+    """The champion: its score, budget, threshold and the realised rate on held-out time."""
+    lines = [
+        f"Model: aco-detector v{m['model_version']} (champion), score '{m['score_name']}', "
+        f"trained on {m['n_general']} windows ({m['n_typical']} typical)"
+    ]
+    if m.get("false_alarms_per_hour") is None:  # a version trained before the budget existed
+        return lines
+    lines.append(
+        f"  false-alarm budget {m['false_alarms_per_hour']:g}/h -> threshold {m['threshold']:.4g} "
+        f"({m['threshold_rule']}, {m['calibration_hours'] or 0:.2f} h of calibration time); "
+        f"held-out typical time: {m['heldout_alarms']} alarms in {m['heldout_hours']:.2f} h "
+        f"= {m['heldout_false_alarms_per_hour']:.2f}/h"
+    )
+    if not m["checks_passed"]:
+        lines.append(
+            "  WARNING: this version failed its threshold_is_sane check (the held-out rate does "
+            "not agree with the budget) and is champion only because no version passed yet; "
+            "expect a different alarm rate. Add days (calibration time) or retrain."
+        )
+    return lines
+
+
 def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: int = 3) -> str:
     """A plain-text report of what the lineage found for ``days``."""
     wh = Warehouse(layout.duckdb_path)
@@ -16,12 +39,7 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
     out: list[str] = [f"ACO anomaly pipeline: archive {layout.archive_root}", ""]
     model = wh.query("SELECT * FROM model_versions WHERE is_champion").to_pylist()
     if model:
-        m = model[0]
-        out.append(
-            f"Model: aco-detector v{m['model_version']} (champion), score '{m['score_name']}', "
-            f"target FPR {m['rho']:.3f}, held-out FPR {m['heldout_fpr']:.3f}, "
-            f"trained on {m['n_general']} windows ({m['n_typical']} typical)"
-        )
+        out += _model_lines(model[0])
     cov = wh.query(
         "SELECT * FROM daily_summary WHERE day BETWEEN ? AND ? ORDER BY day", [lo, hi]
     ).to_pylist()

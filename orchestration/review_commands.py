@@ -204,8 +204,10 @@ def results_markdown(
         f"{when:%Y-%m-%d %H:%M} UTC.",
         "",
         f"- Model: `aco-detector` version {version}{' (champion)' if model['is_champion'] else ''}, "
-        f"production score `{model['score_name']}`, target FPR rho = {_fmt(model['rho'])}, threshold "
-        f"{model['threshold']:.4g}, held-out typical FPR {_fmt(model['heldout_fpr'])}, trained on "
+        f"production score `{model['score_name']}`, false-alarm budget "
+        f"{_fmt(model.get('false_alarms_per_hour'))}/h, threshold {model['threshold']:.4g}, held-out "
+        f"typical time {_fmt(model.get('heldout_false_alarms_per_hour'))} false alarms/h (check "
+        f"{'passed' if model['checks_passed'] else 'failed'}), trained on "
         f"{model['n_general']} windows ({model['n_typical']} typical), MLflow run `{model['run_id']}`.",
         f"- Data: {days['n']} day(s), {days['lo']} .. {days['hi']}; "
         f"{_count(value.get(('production', 'n_windows', 'all')))} windows evaluated (valid, finite under "
