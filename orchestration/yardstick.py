@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import time
@@ -101,10 +102,21 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return summary
 
 
+#: Settings that would point a seed's run at another data folder or MLflow store.
+_FOREIGN_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DAGSTER_HOME",
+                     "ACO_DATA_DIR", "ACO_ARCHIVE_ROOT")  # fmt: skip
+
+
+def seed_environment() -> dict[str, str]:
+    """This process's environment without the settings that would share a store across seeds
+    (each seed keeps its runs, registry and champion in its own data folder)."""
+    return {k: v for k, v in os.environ.items() if k not in _FOREIGN_SETTINGS}
+
+
 def _aco(argv: list[str]) -> None:
     cmd = [sys.executable, "-m", "orchestration.cli", *argv]
     print("$ aco " + " ".join(argv), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=seed_environment())
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -47,7 +47,7 @@ def test_measured_units_become_catalog_rows_at_the_recording_time(tmp_path):
         "file,start_s,end_s,peak_hz,label,method\nx.wav,5.5,6.06,246,tonal_unit,m\nother.wav,1,2,3,t,m\n"
     )
     rows = measured_units(tmp_path, Recording(".", "x.wav", T0, "note"))
-    assert len(rows) == 1 and rows[0]["kind"] == "event"
+    assert len(rows) == 1 and rows[0]["class"] == "tonal_unit"
     assert rows[0]["start_utc"] == T0 + dt.timedelta(seconds=5.5)
     assert rows[0]["end_utc"] == T0 + dt.timedelta(seconds=6.06)
 

@@ -24,11 +24,16 @@ TYPICAL = {"min_typical_windows": 50, "evening_hours_hst": [19, 1]}
 
 
 def _aco(*argv: str) -> subprocess.CompletedProcess:
+    from orchestration.yardstick import seed_environment
+
+    # as a user's shell runs it: without the MLflow / Dagster settings that in-process tests of
+    # this session left in the environment (mlflow.set_tracking_uri exports one)
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", *argv],
         capture_output=True,
         text=True,
         timeout=900,
+        env=seed_environment(),
     )
     assert done.returncode == 0, f"aco {argv[0]} failed:\n{(done.stdout + done.stderr)[-4000:]}"
     return done

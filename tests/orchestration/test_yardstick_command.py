@@ -74,3 +74,14 @@ def test_the_results_page_holds_the_held_out_table_the_training_days_apart_and_t
     assert "The best is `np`; these runs used `combined`" in text
     assert "| dropout | 4 | 2 |" in text
     assert "![methods](figures/results_methods.png)" in text
+
+
+def test_each_seed_runs_without_settings_that_would_share_a_store(monkeypatch):
+    from orchestration.yardstick import seed_environment
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("ACO_DATA_DIR", "elsewhere")
+    monkeypatch.setenv("PATH_FOR_TEST", "kept")
+    env = seed_environment()
+    assert "MLFLOW_TRACKING_URI" not in env and "ACO_DATA_DIR" not in env
+    assert env["PATH_FOR_TEST"] == "kept"
