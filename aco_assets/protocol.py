@@ -158,6 +158,33 @@ def audio_hours(start_us: np.ndarray, end_us: np.ndarray) -> float:
     return float((np.maximum.reduceat(e, first) - s[first]).sum()) / US_PER_HOUR
 
 
+def episode_starts(
+    start_us: np.ndarray,
+    end_us: np.ndarray,
+    *,
+    max_gap_s: float,
+    max_episode_s: float | None = MAX_EPISODE_S,
+) -> np.ndarray:
+    """(n,) bool: which of these flagged steps (sorted by start) opens a new episode.
+
+    A step joins the current episode while it starts no later than ``max_gap_s`` after the
+    latest end so far (overlapping and touching steps always merge). With ``max_episode_s``, an
+    episode is then cut into pieces: piece ``k`` holds the members starting in
+    ``[t0 + k max_episode_s, t0 + (k + 1) max_episode_s)`` from the episode's start ``t0``.
+    """
+    s = np.asarray(start_us, np.int64)
+    new = np.ones(s.size, dtype=bool)
+    if s.size == 0:
+        return new
+    reach = np.maximum.accumulate(np.asarray(end_us, np.int64))
+    new[1:] = s[1:] > reach[:-1] + int(round(max_gap_s * 1e6))
+    if max_episode_s is not None:
+        t0 = s[np.flatnonzero(new)][np.cumsum(new) - 1]  # start of each step's episode
+        piece = (s - t0) // int(round(max_episode_s * 1e6))
+        new[1:] |= piece[1:] != piece[:-1]
+    return new
+
+
 def episode_bounds(
     start_us: np.ndarray,
     end_us: np.ndarray,
@@ -166,25 +193,13 @@ def episode_bounds(
     max_gap_s: float,
     max_episode_s: float | None = MAX_EPISODE_S,
 ) -> list[tuple[int, int]]:
-    """Episodes of flagged steps, as (first, last) indices into the time-sorted steps.
-
-    Flagged steps are merged while the next one starts no later than ``max_gap_s`` after the
-    latest end so far (overlapping and touching steps always merge). With ``max_episode_s``, an
-    episode is then cut into pieces: piece ``k`` holds the members starting in
-    ``[t0 + k max_episode_s, t0 + (k + 1) max_episode_s)`` from the episode's start ``t0``.
-    ``start_us`` must be sorted; the indices count all steps, flagged or not.
-    """
+    """Episodes of flagged steps (:func:`episode_starts`), as (first, last) indices into the
+    time-sorted steps; ``start_us`` must be sorted, the indices count all steps."""
     idx = np.flatnonzero(np.asarray(flags, bool))
     if idx.size == 0:
         return []
-    s = np.asarray(start_us, np.int64)[idx]
-    reach = np.maximum.accumulate(np.asarray(end_us, np.int64)[idx])
-    new = np.ones(idx.size, dtype=bool)
-    new[1:] = s[1:] > reach[:-1] + int(round(max_gap_s * 1e6))
-    if max_episode_s is not None:
-        t0 = s[np.flatnonzero(new)][np.cumsum(new) - 1]  # start of each step's episode
-        piece = (s - t0) // int(round(max_episode_s * 1e6))
-        new[1:] |= piece[1:] != piece[:-1]
+    new = episode_starts(np.asarray(start_us, np.int64)[idx], np.asarray(end_us, np.int64)[idx],
+                         max_gap_s=max_gap_s, max_episode_s=max_episode_s)  # fmt: skip
     firsts = np.flatnonzero(new)
     lasts = np.r_[firsts[1:], idx.size] - 1
     return [(int(idx[a]), int(idx[b])) for a, b in zip(firsts, lasts, strict=True)]

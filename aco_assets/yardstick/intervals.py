@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aco_assets.evaluation import EvaluationError
-from aco_assets.protocol import is_anomalous
+from aco_assets.protocol import episode_starts, is_anomalous
 
 __all__ = ["Episodes", "check_spans", "episodes", "is_anomalous", "overlap_pairs", "union_seconds"]
 
@@ -185,15 +185,11 @@ def _merge(
     max_duration_s: float | None = None,
 ) -> Episodes:
     """Episodes of the steps ``idx`` (already in start order)."""
-    gap = np.timedelta64(int(round(max_gap_s * _US)), "us")
     st, en = start[idx], end[idx]
-    reach = np.maximum.accumulate(en) if idx.size else en  # end so far, (n,)
-    new = np.ones(idx.size, dtype=bool)
-    new[1:] = st[1:] > reach[:-1] + gap
-    if max_duration_s is not None and idx.size:
-        t0 = st[np.flatnonzero(new)][np.cumsum(new) - 1]  # (n,) start of each step's episode
-        piece = ((st - t0).astype(np.float64) // (max_duration_s * _US)).astype(np.int64)
-        new[1:] |= piece[1:] != piece[:-1]
+    # (n,) which steps open an episode: the protocol's rule, shared with detections and budget
+    new = episode_starts(
+        st.astype(np.int64), en.astype(np.int64), max_gap_s=max_gap_s, max_episode_s=max_duration_s
+    )
     first = np.flatnonzero(new)  # (Q,)
     label = np.cumsum(new) - 1  # (n,)
     last = np.r_[first[1:], idx.size] - 1
