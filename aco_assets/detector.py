@@ -41,6 +41,7 @@ from aco_assets.protocol import (
     split_units,
     threshold_for_budget,
     unit_keys,
+    utc_micros,
 )
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.spectrograms import load_day_features
@@ -155,7 +156,7 @@ def training_rows(warehouse: Warehouse, config: DetectorTrainingConfig) -> Train
     is_typical = np.asarray(rows["is_typical"].to_numpy(zero_copy_only=False), dtype=bool)
     if not is_typical.any():
         raise ValueError("typical_windows is empty: materialize it (and check its selection rules)")
-    start_us = _micros(rows["window_start"])
+    start_us = utc_micros(rows["window_start"])
     unit = choose_unit(start_us)
     keys = unit_keys(start_us, unit)
     split = split_units(
@@ -185,11 +186,6 @@ def training_rows(warehouse: Warehouse, config: DetectorTrainingConfig) -> Train
         calibration=take((part == 1) & is_typical),
         heldout=take((part == 2) & is_typical),
     )
-
-
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    values = np.asarray(column.to_numpy(zero_copy_only=False)).astype("datetime64[us]")
-    return values.astype(np.int64)
 
 
 @dg.asset(
@@ -359,8 +355,8 @@ def set_budget_threshold(fitted, features: np.ndarray, rows: pa.Table, config) -
     scores = fitted.score(features).score
     budget = threshold_for_budget(
         scores,
-        _micros(rows["window_start"]),
-        _micros(rows["window_end"]),
+        utc_micros(rows["window_start"]),
+        utc_micros(rows["window_end"]),
         budget_per_hour=config.budget_per_hour,
         max_gap_s=EPISODE_GAP_S,
     )
@@ -377,7 +373,7 @@ def heldout_check(
     fitted, features: np.ndarray, rows: pa.Table, config
 ) -> tuple[float, BudgetCheck]:
     """Window FPR and the two-sided alarm-rate check on the test units' typical windows."""
-    start, end = _micros(rows["window_start"]), _micros(rows["window_end"])
+    start, end = utc_micros(rows["window_start"]), utc_micros(rows["window_end"])
     flags = is_anomalous(fitted.score(features).score, fitted.threshold)
     n_alarms = count_episodes(start, end, flags, max_gap_s=EPISODE_GAP_S)
     check = budget_check(

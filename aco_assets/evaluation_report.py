@@ -47,7 +47,7 @@ from aco_assets.evaluation import (
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
 from aco_assets.model_evaluation import evaluate_version, fault_findings
-from aco_assets.protocol import TimeSplit, episode_bounds, unit_keys
+from aco_assets.protocol import TimeSplit, episode_bounds, unit_keys, utc_micros
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.synth.catalog import FAULTS_NAME, read_catalog, read_faults
 from aco_assets.warehouse import Warehouse
@@ -350,9 +350,9 @@ def held_out_summary(
         "SELECT w.window_start, w.window_end FROM typical_windows t "
         "JOIN windows w USING (day, window_index)"
     )
-    t_start = _us(typical["window_start"])
+    t_start = utc_micros(typical["window_start"])
     in_train = np.isin(unit_keys(t_start, split.unit), list(split.train))
-    t_start, t_end = t_start[in_train], _us(typical["window_end"])[in_train]
+    t_start, t_end = t_start[in_train], utc_micros(typical["window_end"])[in_train]
     energy = {}
     for step, steps in archive_step_levels(layout.archive_root, days, steps_s=(1.0, 5.0)).items():
         reference = steps.inside(t_start, t_end)
@@ -375,12 +375,6 @@ def held_out_summary(
     }  # fmt: skip
     summary["faults"] = fault_findings(faults, issues)
     return summary
-
-
-def _us(column: pa.ChunkedArray) -> np.ndarray:
-    return (
-        np.asarray(column.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
-    )
 
 
 def yardstick_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,7 +23,6 @@ All times are int64 microseconds (UTC), steps need not be sorted.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -83,6 +82,14 @@ class TimeSplit:
             "calibration": list(self.calibration),
             "test": list(self.test),
         }
+
+
+def utc_micros(values) -> np.ndarray:
+    """(N,) int64 microseconds since the Unix epoch of timestamps (a pyarrow column, datetime64 or
+    datetime objects, naive UTC)."""
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy(zero_copy_only=False)
+    return np.asarray(values).astype("datetime64[us]").astype(np.int64)
 
 
 def unit_keys(start_us: np.ndarray, unit: Literal["day", "hour"]) -> np.ndarray:
@@ -399,8 +406,3 @@ def _sorted_spans(start_us: np.ndarray, end_us: np.ndarray) -> tuple[np.ndarray,
     s, e = np.asarray(start_us, np.int64), np.asarray(end_us, np.int64)
     order = np.argsort(s, kind="stable")
     return s[order], e[order]
-
-
-def days_of(units: Sequence[str]) -> list[dt.date]:
-    """The UTC days that unit keys (days or hours) fall on, sorted and unique."""
-    return sorted({dt.date.fromisoformat(u[:10]) for u in units})
