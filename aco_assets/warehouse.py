@@ -34,14 +34,21 @@ CREATE TABLE IF NOT EXISTS raw_files (
     widths VARCHAR,                     -- e.g. '16:1500 17:258' (bits:records)
     n_faults INTEGER,
     faults VARCHAR,                     -- JSON list of {kind, record, message}
-    status VARCHAR NOT NULL             -- 'ok' | 'faulty' | 'unreadable'
+    status VARCHAR NOT NULL             -- 'ok' | 'faulty' | 'unreadable' | 'misfiled'
 );
+-- why a file is not 'ok', in one line (NULL for 'ok' files)
+ALTER TABLE raw_files ADD COLUMN IF NOT EXISTS reason VARCHAR;
 CREATE TABLE IF NOT EXISTS coverage (
     day DATE NOT NULL PRIMARY KEY,
-    expected INTEGER, found INTEGER, missing INTEGER, faulty INTEGER, unreadable INTEGER,
-    decodable_share DOUBLE,             -- decoded samples / samples of the files found
+    expected INTEGER, found INTEGER, missing INTEGER,
+    faulty INTEGER,                     -- files of the day that are not 'ok' (any fault)
+    unreadable INTEGER,                 -- of which nothing decodes
+    decodable_share DOUBLE,             -- decoded / expected samples of the day's files (an
+                                        -- unreadable or misfiled file: 5 minutes, none decoded)
     missing_starts VARCHAR              -- JSON list of nominal starts with no file
 );
+-- files of the day's folder whose name is not a valid time of that day (not processed)
+ALTER TABLE coverage ADD COLUMN IF NOT EXISTS misfiled INTEGER;
 CREATE TABLE IF NOT EXISTS windows (
     day DATE NOT NULL,
     window_index INTEGER NOT NULL,      -- row of the day's feature array
@@ -151,6 +158,7 @@ CREATE TABLE IF NOT EXISTS evaluation_metrics (
 );
 CREATE OR REPLACE VIEW daily_summary AS
 SELECT c.day, c.expected, c.found, c.missing, c.faulty, c.decodable_share,
+       c.unreadable, c.misfiled,
        s.n_windows, s.n_anomalous, s.max_score, s.model_version,
        coalesce(d.n_detections, 0) AS n_detections
 FROM coverage c
