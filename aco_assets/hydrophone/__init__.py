@@ -4,7 +4,7 @@ Pure code (numpy, scipy, soundfile, matplotlib): never imports dagster, mlflow o
 All datetimes are naive UTC. See docs FORMAT.md for the file format.
 """
 
-from .archive import Archive, ArchiveFile, DayCoverage
+from .archive import Archive, ArchiveFile, DayCoverage, MisfiledFile
 from .clip import Clip, Spectrogram
 from .codec import RawFile, decode_records, read_bytes, read_file
 from .errors import (
@@ -50,6 +50,7 @@ __all__ = [
     "Fault",
     "FileNameError",
     "FileSummary",
+    "MisfiledFile",
     "NotHydFormatError",
     "PartialHeaderError",
     "RawFile",

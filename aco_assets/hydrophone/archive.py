@@ -1,14 +1,16 @@
 """The archive index: files by time, coverage per day, and span loads into a :class:`Clip`.
 
 The archive is a tree ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` (docs FORMAT.md); each file
-nominally covers five minutes from the time in its name. All datetimes are naive UTC.
+nominally covers five minutes from the time in its name. Entries of a day folder that break the
+naming rule are listed as misfiled (:mod:`.listing`), never silently dropped. All datetimes are
+naive UTC.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -17,34 +19,29 @@ import numpy as np
 
 from .clip import Clip
 from .codec import read_file
-from .errors import FileNameError, OnFault
+from .errors import OnFault
+from .listing import (
+    DAY_FOLDERS_GLOB,
+    FILE_GLOB,
+    FILE_SPAN,
+    ArchiveFile,
+    MisfiledFile,
+    classify,
+    day_folders,
+)
 from .summary import FileSummary, scan_file
 from .timing import (
-    FILE_DURATION_S,
     FILE_EXTENSION,
     FILES_PER_DAY,
     RECORD_PERIOD_S,
     SAMPLE_RATE_HZ,
     SAMPLES_PER_RECORD,
     datetime_to_ns,
-    parse_file_name,
 )
 
 logger = logging.getLogger(__name__)
 
-FILE_SPAN = timedelta(seconds=FILE_DURATION_S)
-
-
-@dataclass(frozen=True)
-class ArchiveFile:
-    """One archive file: its path and its nominal start (naive UTC, from its name)."""
-
-    path: Path
-    nominal_start_utc: datetime
-
-    @property
-    def nominal_end_utc(self) -> datetime:
-        return self.nominal_start_utc + FILE_SPAN
+__all__ = ["Archive", "ArchiveFile", "DayCoverage", "MisfiledFile"]
 
 
 @dataclass
@@ -57,7 +54,7 @@ class DayCoverage:
     expected : int
         288 five-minute files.
     found : int
-        Files present for the day.
+        Files present for the day (named for one of its five-minute slots, in its folder).
     missing : int
         Five-minute slots without a file.
     faulty : int
@@ -66,6 +63,8 @@ class DayCoverage:
         Nominal starts of the missing slots.
     faulty_files : list of FileSummary
         The faulty files, with their faults.
+    misfiled : list of MisfiledFile
+        Entries of the day's folder that break the naming rule (not counted in ``found``).
     """
 
     day: date
@@ -75,6 +74,7 @@ class DayCoverage:
     faulty: int
     missing_starts: list[datetime] = field(default_factory=list)
     faulty_files: list[FileSummary] = field(default_factory=list)
+    misfiled: list[MisfiledFile] = field(default_factory=list)
 
 
 class Archive:
@@ -88,12 +88,14 @@ class Archive:
     Notes
     -----
     The file index is built on first use and cached; call :meth:`refresh` after files change.
-    Files whose names do not follow the archive rule are ignored (logged at DEBUG level).
+    Entries of day folders that break the naming rule are not read: they are logged at WARNING
+    level and listed by :meth:`misfiled` under the day of their folder (:mod:`.listing`).
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
-        self._index: list[ArchiveFile] | None = None
+        self._index: tuple[list[ArchiveFile], list[MisfiledFile]] | None = None
+        self._day_index: dict[date, tuple[list[ArchiveFile], list[MisfiledFile]]] = {}
 
     def __repr__(self) -> str:
         return f"Archive({str(self.root)!r})"
@@ -101,25 +103,44 @@ class Archive:
     def refresh(self) -> None:
         """Forget the cached file index."""
         self._index = None
+        self._day_index = {}
 
     def _all(self) -> list[ArchiveFile]:
         if self._index is None:
-            self._index = _index(
-                self.root.glob(f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.{FILE_EXTENSION}")
+            self._index = classify(self.root, self.root.glob(DAY_FOLDERS_GLOB))
+        return self._index[0]
+
+    def _day(self, day: date) -> tuple[list[ArchiveFile], list[MisfiledFile]]:
+        if self._index is not None:
+            files, misfiled = self._index
+            return (
+                [f for f in files if f.nominal_start_utc.date() == day],
+                [m for m in misfiled if m.day == day],
             )
-        return self._index
+        if day not in self._day_index:
+            paths = [p for d in day_folders(self.root, day) for p in d.glob(FILE_GLOB)]
+            self._day_index[day] = classify(self.root, paths)
+        return self._day_index[day]
 
     def day_files(self, day: date) -> list[ArchiveFile]:
-        """Files of one UTC day, in time order.
+        """Files of one UTC day, in time order: named for the day, in the day's folder.
 
-        Reads only the day's own ``YYYY/MM/DD`` folder (unless the whole index is already
-        cached), so a per-day run never walks a multi-year tree.
+        Reads only the day's own ``YYYY/MM/DD`` folder (and, at the edge of a month, the names
+        of impossible sibling folders) unless the whole index is already cached, so a per-day
+        run never walks a multi-year tree.
         """
-        if self._index is not None:
-            files = self._index
-        else:
-            files = _index((self.root / f"{day:%Y/%m/%d}").glob(f"*.{FILE_EXTENSION}"))
-        return [f for f in files if f.nominal_start_utc.date() == day]
+        return self._day(day)[0]
+
+    def misfiled(self, day: date | None = None) -> list[MisfiledFile]:
+        """Entries of day folders that break the naming rule (of ``day``, or of the archive).
+
+        They are not read by :meth:`load` nor listed by :meth:`day_files`; each one says why
+        and how to fix it (:class:`.listing.MisfiledFile`).
+        """
+        if day is None:
+            self._all()
+            return list(self._index[1])
+        return self._day(day)[1]
 
     def files(
         self, start_utc: datetime | None = None, end_utc: datetime | None = None
@@ -133,8 +154,11 @@ class Archive:
         ]
 
     def days(self) -> list[date]:
-        """UTC days with at least one file, in order."""
-        return sorted({f.nominal_start_utc.date() for f in self._all()})
+        """UTC days with at least one file or misfiled entry, in order."""
+        files = self._all()
+        return sorted(
+            {f.nominal_start_utc.date() for f in files} | {m.day for m in self.misfiled()}
+        )
 
     def coverage(self, day: date, *, check_headers: bool = True) -> DayCoverage:
         """Coverage of one UTC day: expected, found, missing and faulty files.
@@ -162,6 +186,7 @@ class Archive:
             faulty=len(faulty),
             missing_starts=missing,
             faulty_files=faulty,
+            misfiled=self.misfiled(day),
         )
 
     def coverage_report(
@@ -178,13 +203,18 @@ class Archive:
             if (start_day is None or d >= start_day) and (end_day is None or d <= end_day)
         ]
         lines = [f"{'day':<10}  {'expected':>8}  {'found':>5}  {'missing':>7}  {'faulty':>6}"]
+        misfiled: list[MisfiledFile] = []
         for d in days:
             c = self.coverage(d, check_headers=check_headers)
             lines.append(
                 f"{d.isoformat():<10}  {c.expected:>8}  {c.found:>5}  {c.missing:>7}  {c.faulty:>6}"
             )
+            misfiled += c.misfiled
         if not days:
             lines.append(f"(no {FILE_EXTENSION} files under {self.root} in this range)")
+        if misfiled:
+            lines.append(f"{len(misfiled)} misfiled (not counted above, not read):")
+            lines += [f"  {m.day}  {m.reason}" for m in misfiled]
         return "\n".join(lines)
 
     def load(
@@ -268,14 +298,3 @@ def _place(out: np.ndarray, idx: int, samples: np.ndarray, valid: np.ndarray) ->
     dst = out[lo:hi]
     ok = valid[src]
     dst[ok] = samples[src][ok]
-
-
-def _index(paths: Iterable[Path]) -> list[ArchiveFile]:
-    """ArchiveFiles of the paths whose names follow the archive rule, in time order."""
-    found = []
-    for path in paths:
-        try:
-            found.append(ArchiveFile(path, parse_file_name(path.name)))
-        except FileNameError as e:
-            logger.debug("ignoring %s: %s", path, e)
-    return sorted(found, key=lambda f: (f.nominal_start_utc, str(f.path)))
