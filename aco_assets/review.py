@@ -17,6 +17,7 @@ import csv
 import io
 import logging
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,7 +50,13 @@ RAVEN_COLUMNS: tuple[str, ...] = (
     "Score",
     "Rank",
     "Model Version",
+    "Detection ID",
+    "Detection Begin UTC",
+    "Detection End UTC",
+    "Missing (s)",
 )
+#: Columns holding naive UTC times.
+_UTC_COLUMNS = frozenset({"Begin UTC", "Detection Begin UTC", "Detection End UTC"})
 _INT_COLUMNS = frozenset({"Selection", "Channel", "Rank"})
 _FLOAT_COLUMNS = frozenset(
     {
@@ -59,6 +66,7 @@ _FLOAT_COLUMNS = frozenset(
         "High Freq (Hz)",
         "File Offset (s)",
         "Score",
+        "Missing (s)",
     }
 )
 Verdict = Literal["true_event", "false_alarm", "data_fault"]
@@ -124,6 +132,7 @@ class ReviewRender:
     clip_duration_s : WAV duration, seconds
     thumbnail_b64 : a small PNG, base64 (for UI metadata: see :func:`thumbnail_markdown`)
     nfft, hop : spectrogram FFT length and hop, samples
+    missing_s : seconds of the WAV with no archive data (written as silence, shaded in the PNG)
     """
 
     wav_path: Path
@@ -133,11 +142,36 @@ class ReviewRender:
     thumbnail_b64: str
     nfft: int
     hop: int
+    missing_s: float = 0.0
 
 
 def review_clip_name(rank: int, start_utc: datetime, *, suffix: str = ".wav") -> str:
     """File name of a review clip, sorting in rank order: ``r007_2016-02-15T05-12-30.250.wav``."""
     return f"r{rank:03d}_{start_utc:%Y-%m-%dT%H-%M-%S}.{start_utc.microsecond // 1000:03d}{suffix}"
+
+
+def review_span(
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    peak_utc: datetime | None = None,
+    context_s: float = 2.0,
+    max_duration_s: float = 120.0,
+) -> tuple[datetime, datetime]:
+    """The span of audio a detection's review clip holds (naive UTC start, end).
+
+    ``[start - context_s, end + context_s]``; when that is longer than ``max_duration_s`` (a
+    ship passing for minutes), ``max_duration_s`` centred on ``peak_utc`` (default: the middle),
+    shifted to stay inside the detection and its context, so the clip always shows part of it.
+    """
+    context = timedelta(seconds=context_s)
+    lo, hi = start_utc - context, end_utc + context
+    longest = timedelta(seconds=max_duration_s)
+    if hi - lo <= longest:
+        return lo, hi
+    centre = peak_utc if peak_utc is not None else start_utc + (end_utc - start_utc) / 2
+    a = min(max(centre - longest / 2, lo), hi - longest)
+    return a, a + longest
 
 
 def render_review(
@@ -169,7 +203,7 @@ def render_review(
     wav_path, png_path : files to write (parent folders must exist)
     context_s : seconds of audio kept before and after the detection
     max_duration_s : longest WAV written; a longer detection (a ship passing for an hour) is
-        cut to this span centred on its ``peak_utc`` (or its middle), context included
+        cut to this span around its ``peak_utc`` (or its middle): see :func:`review_span`
     highpass_hz : cut-off of the offset-removing high-pass
 
     Returns
@@ -180,34 +214,34 @@ def render_review(
     x = np.asarray(clip.samples, dtype=np.float64)
     start, end = _to_datetime(detection["start_utc"]), _to_datetime(detection["end_utc"])
     clip_start = _to_datetime(clip.start_utc)
-    a_s = (start - clip_start).total_seconds() - context_s  # span wanted, s from clip start
-    b_s = (end - clip_start).total_seconds() + context_s
-    if b_s - a_s > max_duration_s:
-        centre = _to_datetime(detection.get("peak_utc", start + (end - start) / 2))
-        c_s = (centre - clip_start).total_seconds()
-        a_s, b_s = c_s - max_duration_s / 2, c_s + max_duration_s / 2
-    i0, i1 = max(0, math.floor(a_s * fs)), min(len(x), math.ceil(b_s * fs))
+    peak = detection.get("peak_utc")
+    a, b = review_span(
+        start,
+        end,
+        peak_utc=None if peak is None else _to_datetime(peak),
+        context_s=context_s,
+        max_duration_s=max_duration_s,
+    )
+    a_s, b_s = (a - clip_start).total_seconds(), (b - clip_start).total_seconds()
+    i0, i1 = max(0, math.floor(a_s * fs + 1e-6)), min(len(x), math.ceil(b_s * fs - 1e-6))
     if i1 - i0 < 2:
         clip_end = clip_start + timedelta(seconds=len(x) / fs)
         raise ReviewError(
             f"detection {start}..{end} lies outside the clip {clip_start}..{clip_end}: "
             "load the span of the detection plus context"
         )
-    seg = x[i0:i1]
-    missing = ~np.isfinite(seg)
-    seg = np.where(missing, 0.0, seg - np.nanmean(seg) if (~missing).any() else 0.0)
-    if len(seg) > 64 and 0 < highpass_hz < fs / 2:
-        sos = signal.butter(4, highpass_hz, "highpass", fs=fs, output="sos")
-        seg = np.where(missing, 0.0, signal.sosfiltfilt(sos, seg))
+    seg, missing = _clean(x[i0:i1], fs, highpass_hz)
     seg_start = clip_start + timedelta(seconds=i0 / fs)
-    peak = float(np.max(np.abs(seg)))
-    audio = (0.9 * seg / peak if peak > 0 else seg).astype(np.float32)
+    top = float(np.max(np.abs(seg)))
+    audio = (0.9 * seg / top if top > 0 else seg).astype(np.float32)
     sf.write(str(wav_path), audio, int(round(fs)), subtype="PCM_16")
-    spec = _spectrogram(seg, fs, float(detection["f_low_hz"]), float(detection["f_high_hz"]))
-    fig = _review_figure(spec, seg_start, detection, figsize=(8.0, 3.2), labels=True)
+    spec = review_spectrogram(
+        seg, fs, float(detection["f_low_hz"]), float(detection["f_high_hz"]), missing=missing
+    )
+    fig = review_figure(spec, seg_start, detection, figsize=(8.0, 3.2), labels=True)
     fig.savefig(str(png_path), dpi=100)
     thumb = io.BytesIO()
-    _review_figure(spec, seg_start, detection, figsize=(3.2, 1.2), labels=False).savefig(
+    review_figure(spec, seg_start, detection, figsize=(3.2, 1.2), labels=False).savefig(
         thumb, format="png", dpi=72
     )
     return ReviewRender(
@@ -218,11 +252,33 @@ def render_review(
         thumbnail_b64=base64.b64encode(thumb.getvalue()).decode("ascii"),
         nfft=spec["nfft"],
         hop=spec["hop"],
+        missing_s=float(missing.sum()) / fs,
     )
 
 
-def _spectrogram(seg: np.ndarray, fs: float, f_low: float, f_high: float) -> dict[str, Any]:
-    """Power spectral density (dB) of ``seg`` over the display band around [f_low, f_high]."""
+def _clean(x: np.ndarray, fs: float, highpass_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (n,) without its offset wander, missing samples as 0; and the missing mask (n,)."""
+    missing = ~np.isfinite(x)
+    if missing.all():
+        return np.zeros_like(x), missing
+    seg = np.where(missing, 0.0, x - np.nanmean(x))
+    if len(seg) > 64 and 0 < highpass_hz < fs / 2:
+        sos = signal.butter(4, highpass_hz, "highpass", fs=fs, output="sos")
+        seg = np.where(missing, 0.0, signal.sosfiltfilt(sos, seg))
+    return seg, missing
+
+
+def review_spectrogram(
+    seg: np.ndarray, fs: float, f_low: float, f_high: float, *, missing: np.ndarray
+) -> dict[str, Any]:
+    """Power spectral density (dB) of ``seg`` (n,) over the display band around [f_low, f_high].
+
+    Returns ``freqs_hz`` (F,), ``times_s`` (T,, frame centres from the start of ``seg``),
+    ``power_db`` (F, T, dB re 1 count²/Hz), ``f_range``, ``nfft``, ``hop`` and ``gaps_s``.
+
+    Frames that touch a missing sample (``missing``, shape (n,), bool) are NaN, so silence put
+    in for an archive gap never shows as a -120 dB stripe; ``gaps_s`` lists those spans (s).
+    """
     band = max(f_high - f_low, 1.0)
     nfft = 2 ** math.ceil(math.log2(4.0 * fs / band))  # ~4 bins across the band
     nfft = int(min(max(nfft, 256), 16384, 2 ** math.floor(math.log2(max(len(seg) // 4, 16)))))
@@ -234,7 +290,12 @@ def _spectrogram(seg: np.ndarray, fs: float, f_low: float, f_high: float) -> dic
     f_hi = min(fs / 2, max(2.0 * f_high, f_low + 2 * band))
     keep = (freqs >= f_lo) & (freqs <= f_hi)
     power_db = 10.0 * np.log10(psd[keep] + 1e-12)  # (F_keep, T)
+    starts = np.arange(times.size) * hop  # first sample of each frame
+    n_missing = np.r_[0, np.cumsum(missing)]  # (n + 1,)
+    power_db[:, n_missing[np.minimum(starts + nfft, seg.size)] > n_missing[starts]] = np.nan
+    gaps_s = [(a / fs, b / fs) for a, b in _runs(missing)]
     return {
+        "gaps_s": gaps_s,
         "freqs_hz": freqs[keep],
         "times_s": times,
         "power_db": power_db,
@@ -244,7 +305,13 @@ def _spectrogram(seg: np.ndarray, fs: float, f_low: float, f_high: float) -> dic
     }
 
 
-def _review_figure(
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges [a, b) where ``mask`` (n,) is True."""
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def review_figure(
     spec: dict[str, Any],
     seg_start: datetime,
     detection: Mapping[str, Any],
@@ -252,16 +319,25 @@ def _review_figure(
     figsize: tuple[float, float],
     labels: bool,
 ) -> Figure:
+    """The review picture of :func:`review_spectrogram`'s ``spec``: detection boxed, gaps hatched.
+
+    Colours span the 5th..99.7th percentile of the finite power (frames in archive gaps are NaN
+    and left out); ``labels=False`` draws the bare thumbnail.
+    """
     fig = Figure(figsize=figsize, layout="constrained" if labels else None)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot() if labels else fig.add_axes((0, 0, 1, 1))
     t_num = mdates.date2num([seg_start + timedelta(seconds=float(s)) for s in spec["times_s"]])
     p = spec["power_db"]
-    vmin, vmax = np.percentile(p, [5, 99.7]) if p.size else (0, 1)
+    finite = p[np.isfinite(p)]
+    vmin, vmax = np.percentile(finite, [5, 99.7]) if finite.size else (0.0, 1.0)
     mesh = ax.pcolormesh(
         t_num, spec["freqs_hz"], p, shading="nearest", cmap="magma", vmin=vmin, vmax=vmax
     )
     mesh.set_rasterized(True)
+    for a_s, b_s in spec["gaps_s"]:  # archive gaps: shaded, never drawn as silence
+        g0, g1 = mdates.date2num([seg_start + timedelta(seconds=t) for t in (a_s, b_s)])
+        ax.axvspan(g0, g1, facecolor="0.6", edgecolor="0.3", hatch="//", lw=0, zorder=2)
     f_lo, f_hi = spec["f_range"]
     if f_hi / f_lo > 10:
         ax.set_yscale("log")
@@ -279,7 +355,11 @@ def _review_figure(
     if step_s is not None:  # whole seconds, never repeated labels
         ax.xaxis.set_major_locator(mdates.SecondLocator(bysecond=range(0, 60, step_s)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    ax.set_xlabel(f"UTC on {seg_start:%Y-%m-%d}")
+    missing_s = sum(b - a for a, b in spec["gaps_s"])
+    ax.set_xlabel(
+        f"UTC on {seg_start:%Y-%m-%d}"
+        + (f"; hatched: {missing_s:.1f} s with no archive data" if missing_s else "")
+    )
     ax.set_ylabel("frequency (Hz)")
     fig.colorbar(mesh, ax=ax, label="PSD (dB re 1 count²/Hz)", pad=0.01)
     parts = [f"rank {detection['rank']}"] if "rank" in detection else []
@@ -311,9 +391,11 @@ def selection_row(detection: Mapping[str, Any], render: ReviewRender) -> dict[st
         "score": detection.get("peak_score", detection.get("score")),
         "rank": detection["rank"],
         "model_version": detection.get("model_version", ""),
+        "detection_id": detection.get("detection_id", ""),
         "wav_path": render.wav_path,
         "clip_start_utc": render.clip_start_utc,
         "clip_duration_s": render.clip_duration_s,
+        "missing_s": render.missing_s,
     }
 
 
@@ -344,9 +426,13 @@ def raven_selection_table(
     ``front_end_params`` entry (the processing parameters travel with the export), then an empty
     ``Verdict`` column for the reviewer to fill (read back by :func:`read_verdicts`).
 
-    Times. ``File Offset (s)`` is the selection's start within its own WAV (``Begin File``,
-    ``Begin Path``); ``Begin UTC`` is absolute. ``Begin Time (s)`` / ``End Time (s)`` are
-    relative to the start of what the table is loaded against:
+    Times. A selection is the detection cut to its clip (a detection longer than its clip is
+    cut to the part the WAV holds; ``Detection Begin UTC`` / ``Detection End UTC`` keep the
+    whole detection, ``Detection ID`` names it). ``File Offset (s)`` is the selection's start
+    within its own WAV (``Begin File``); ``Begin UTC`` is its absolute time. ``Begin Path`` is
+    the WAV's path relative to the table's folder, so a data folder moved or copied elsewhere
+    keeps working. ``Begin Time (s)`` / ``End Time (s)`` are relative to the start of what the
+    table is loaded against:
 
     - ``"sequence"`` (default): the day's clips opened together in Raven as one file sequence,
       in the order they first appear in ``rows`` (name them with :func:`review_clip_name` and
@@ -357,8 +443,8 @@ def raven_selection_table(
     Parameters
     ----------
     rows : mappings with ``start_utc, end_utc, f_low_hz, f_high_hz, score, rank,
-        model_version, wav_path, clip_start_utc`` and, for ``"sequence"``, ``clip_duration_s``
-        (see :func:`selection_row`)
+        model_version, wav_path, clip_start_utc`` and, for ``"sequence"``, ``clip_duration_s``;
+        optionally ``detection_id`` and ``missing_s`` (see :func:`selection_row`)
     path : the ``.txt`` file to write
     front_end_params : e.g. ``{"nfft": 4096, "hop_samples": 1024, "window_s": 5.0}``
     time_reference : see above
@@ -381,20 +467,24 @@ def raven_selection_table(
         missing = [k for k in need if k not in row]
         if missing:
             raise ReviewError(f"row {i} for {path} lacks {missing}; it has {sorted(row)}")
-        begin_path = str(row["wav_path"])
+        begin_path = os.path.relpath(row["wav_path"], Path(path).parent)
         if begin_path not in file_start_s:
             file_start_s[begin_path] = total_s
             total_s += float(row.get("clip_duration_s", 0.0))
-        start, end = _to_datetime(row["start_utc"]), _to_datetime(row["end_utc"])
-        offset_s = (start - _to_datetime(row["clip_start_utc"])).total_seconds()
+        offset_s, end_s = _selection_in_clip(row)
         begin_s = offset_s + (file_start_s[begin_path] if time_reference == "sequence" else 0.0)
+        start, end = _to_datetime(row["start_utc"]), _to_datetime(row["end_utc"])
+        begin_utc = _to_datetime(row["clip_start_utc"]) + timedelta(seconds=offset_s)
         values = [
             i + 1, "Spectrogram 1", 1,
-            f"{begin_s:.6f}", f"{begin_s + (end - start).total_seconds():.6f}",
+            f"{begin_s:.6f}", f"{begin_s + end_s - offset_s:.6f}",
             f"{float(row['f_low_hz']):.3f}", f"{float(row['f_high_hz']):.3f}",
             Path(begin_path).name, f"{offset_s:.6f}", begin_path,
-            start.isoformat(timespec="microseconds"), repr(float(row["score"])), int(row["rank"]),
-            str(row["model_version"]), *(front_end_params[k] for k in front_end_params),
+            begin_utc.isoformat(timespec="microseconds"), repr(float(row["score"])),
+            int(row["rank"]), str(row["model_version"]), str(row.get("detection_id", "")),
+            start.isoformat(timespec="microseconds"), end.isoformat(timespec="microseconds"),
+            f"{float(row.get('missing_s', 0.0)):.3f}",
+            *(front_end_params[k] for k in front_end_params),
         ]  # fmt: skip
         lines.append([str(v) for v in values] + ([""] if verdict_column else []))
     for r, line in enumerate(lines):
@@ -406,6 +496,21 @@ def raven_selection_table(
             lines
         )
     return Path(path)
+
+
+def _selection_in_clip(row: Mapping[str, Any]) -> tuple[float, float]:
+    """Begin and end of a row's selection, s from its clip's start, cut to the clip."""
+    clip_start = _to_datetime(row["clip_start_utc"])
+    begin_s = (_to_datetime(row["start_utc"]) - clip_start).total_seconds()
+    end_s = (_to_datetime(row["end_utc"]) - clip_start).total_seconds()
+    clip_s = float(row.get("clip_duration_s", math.inf))
+    begin_s, end_s = max(begin_s, 0.0), min(end_s, clip_s)
+    if not end_s > begin_s:
+        raise ReviewError(
+            f"detection {row['start_utc']}..{row['end_utc']} lies outside its clip "
+            f"{row['wav_path']} (from {clip_start}, {clip_s:g} s): render the clip again"
+        )
+    return begin_s, end_s
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -453,7 +558,7 @@ def read_raven_table(path: str | Path) -> list[dict[str, Any]]:
         typed: dict[str, Any] = {}
         for col, v in row.items():
             try:
-                if col in _INT_COLUMNS or col in _FLOAT_COLUMNS or col == "Begin UTC":
+                if col in _INT_COLUMNS or col in _FLOAT_COLUMNS or col in _UTC_COLUMNS:
                     typed[col] = _convert(col, v)
                 else:
                     typed[col] = v
@@ -468,7 +573,7 @@ def _convert(col: str, v: str) -> Any:
         return None
     if col in _INT_COLUMNS:
         return int(v)
-    if col == "Begin UTC":
+    if col in _UTC_COLUMNS:
         return datetime.fromisoformat(v).replace(tzinfo=None)
     return float(v)
 

@@ -27,6 +27,7 @@ from aco_assets.review import (
     raven_selection_table,
     render_review,
     review_clip_name,
+    review_span,
     selection_row,
     thumbnail_markdown,
 )
@@ -66,13 +67,15 @@ def clear_day_dir(directory: Path) -> int:
 def clip_span(
     det: dict[str, Any], *, context_s: float, max_duration_s: float
 ) -> tuple[dt.datetime, float]:
-    """Start (naive UTC) and length (s) of the audio to load for a detection."""
-    start = det["start_utc"] - dt.timedelta(seconds=context_s)
-    length = (det["end_utc"] - det["start_utc"]).total_seconds() + 2 * context_s
-    if length > max_duration_s:
-        centre = det.get("peak_utc") or det["start_utc"] + (det["end_utc"] - det["start_utc"]) / 2
-        start, length = centre - dt.timedelta(seconds=max_duration_s / 2), max_duration_s
-    return start, length
+    """Start (naive UTC) and length (s) of the audio to load for a detection (:func:`review_span`)."""
+    start, end = review_span(
+        det["start_utc"],
+        det["end_utc"],
+        peak_utc=det.get("peak_utc"),
+        context_s=context_s,
+        max_duration_s=max_duration_s,
+    )
+    return start, (end - start).total_seconds()
 
 
 def front_end_params(reference: dict[str, Any]) -> dict[str, Any]:

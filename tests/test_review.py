@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from aco_assets.review import (
     read_verdicts,
     render_review,
     review_clip_name,
+    review_figure,
+    review_spectrogram,
     selection_row,
     thumbnail_markdown,
 )
@@ -139,7 +143,7 @@ def test_raven_table_has_raven_columns_first_then_ours_and_round_trips(tmp_path)
     for row, r in zip(rows, back, strict=True):
         assert r["Begin UTC"] == row["start_utc"]
         assert r["Begin File"] == row["wav_path"].name
-        assert r["Begin Path"] == str(row["wav_path"])
+        assert r["Begin Path"] == row["wav_path"].name  # relative to the table's folder
         assert (r["Low Freq (Hz)"], r["High Freq (Hz)"]) == (row["f_low_hz"], row["f_high_hz"])
         assert (r["Score"], r["Rank"], r["Model Version"]) == (row["score"], row["rank"], "3")
         assert (r["nfft"], r["window_s"], r["Verdict"]) == ("4096", "5.0", "")
@@ -153,6 +157,8 @@ def test_raven_table_per_file_times_equal_the_file_offset(tmp_path):
     back = read_raven_table(path)
     assert [r["Begin Time (s)"] for r in back] == [2.0, 2.0, 2.0]
     assert list(back[0]) == list(RAVEN_COLUMNS)
+    # without clip durations the selection is cut only at the clip's start
+    assert [r["End Time (s)"] for r in back] == [4.0, 3.5, 32.0]
 
 
 def test_review_clip_names_sort_in_rank_order():
@@ -254,3 +260,76 @@ def test_render_review_caps_a_long_detection_around_its_peak(clip, tmp_path):
     )
     assert r.clip_start_utc == T0 + timedelta(seconds=15)
     assert sf.info(str(r.wav_path)).duration == pytest.approx(10.0)
+
+
+# ---------------------------------------------------------------- selections inside their clips
+
+
+@pytest.mark.parametrize(
+    ("start_s", "end_s", "peak_s"),
+    [
+        (1.0, 136.0, 68.0),  # a 135 s detection, longer than the 120 s clip
+        (1.0, 136.0, 130.0),  # its peak near the end: the clip starts ~50 s after the detection
+        (1.0, 136.0, 2.0),  # its peak near the start
+        (10.0, 12.0, 11.0),  # a short one, context on both sides
+    ],
+)
+def test_every_selection_lies_inside_its_clip(tmp_path, start_s, end_s, peak_s):
+    rate = 2000  # a low rate keeps the 120 s picture quick to draw
+    long = Clip(
+        np.random.default_rng(1).normal(0, 1, 140 * rate), start_utc=T0, sample_rate_hz=rate
+    )
+    det = detection(start_s=start_s, end_s=end_s) | {
+        "peak_utc": T0 + timedelta(seconds=peak_s),
+        "f_low_hz": 100.0,
+        "f_high_hz": 300.0,
+    }
+    r = render_review(long, det, wav_path=tmp_path / "l.wav", png_path=tmp_path / "l.png")
+    path = raven_selection_table([selection_row(det, r)], tmp_path / "l.txt", front_end_params={})
+    (row,) = read_raven_table(path)
+    wav_s = sf.info(str(r.wav_path)).duration
+    assert wav_s <= 120.0 + 1e-6
+    assert 0.0 <= row["File Offset (s)"] < row["End Time (s)"] <= wav_s + 1e-6
+    assert row["Begin UTC"] == r.clip_start_utc + timedelta(seconds=row["File Offset (s)"])
+    # the whole detection stays named beside the selection
+    assert row["Detection Begin UTC"] == det["start_utc"]
+    assert row["Detection End UTC"] == det["end_utc"]
+
+
+def test_a_clip_starting_in_an_archive_gap_is_shaded_not_drawn_as_silence(rng, tmp_path):
+    x = rng.normal(0, 3000, 20 * FS)
+    x[: 8 * FS] = np.nan  # the archive has nothing for the clip's first 8 s
+    gappy = Clip(x, start_utc=T0, sample_rate_hz=FS)
+    det = detection(start_s=9.0, end_s=11.0)
+    r = render_review(
+        gappy, det | {"start_utc": T0 + timedelta(seconds=3)}, wav_path=tmp_path / "g.wav",
+        png_path=tmp_path / "g.png", context_s=0.0,
+    )  # fmt: skip
+    assert r.missing_s == pytest.approx(5.0)
+    spec = review_spectrogram(
+        np.nan_to_num(x[3 * FS : 11 * FS]), FS, 800.0, 1200.0, missing=np.isnan(x[3 * FS : 11 * FS])
+    )
+    in_gap = spec["times_s"] + r.nfft / 2 / FS < 5.0
+    assert np.isnan(spec["power_db"][:, in_gap]).all()
+    assert np.isfinite(spec["power_db"][:, spec["times_s"] > 5.5]).all()
+    fig = review_figure(spec, T0 + timedelta(seconds=3), det, figsize=(8, 3), labels=True)
+    vmin, _ = fig.axes[0].collections[0].get_clim()
+    assert vmin > 0.0  # noise of 3000 counts is ~ +20 dB re 1 count²/Hz; silence would be -120
+    assert "no archive data" in fig.axes[0].get_xlabel()
+    path = raven_selection_table([selection_row(det, r)], tmp_path / "g.txt", front_end_params={})
+    assert read_raven_table(path)[0]["Missing (s)"] == pytest.approx(5.0)
+
+
+def test_a_moved_review_folder_still_finds_its_clips(clip, tmp_path):
+    day = tmp_path / "data" / "review" / "2016-02-15"
+    day.mkdir(parents=True)
+    det = detection()
+    r = render_review(clip, det, wav_path=day / "a.wav", png_path=day / "a.png")
+    raven_selection_table([selection_row(det, r)], day / "t.txt", front_end_params={})
+    moved = tmp_path / "elsewhere"
+    subprocess.run(["cp", "-a", str(tmp_path / "data"), str(moved)], check=True)
+    shutil.rmtree(tmp_path / "data")
+    table = moved / "review" / "2016-02-15" / "t.txt"
+    (row,) = read_raven_table(table)
+    assert not Path(row["Begin Path"]).is_absolute()
+    assert sf.info(str(table.parent / row["Begin Path"])).duration == pytest.approx(6.0)
