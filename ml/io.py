@@ -7,12 +7,17 @@ Layout of a model directory::
     gmm.npz            the GMM arrays
     calibration.npz    calibration scores per score name
     history.json       per-step training metrics
+    checksums.json     SHA-256 of each file above; :func:`load_detector` verifies them, so a
+                       truncated or corrupt copy is a :class:`~ml.errors.ModelFileError` that
+                       names the file (directories written before it existed load unverified)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +32,51 @@ from ml.model import NPDetector
 if TYPE_CHECKING:
     from ml.scoring import FittedDetector
 
-__all__ = ["save_detector", "load_detector", "FORMAT_VERSION"]
+__all__ = ["save_detector", "load_detector", "file_digests", "FORMAT_VERSION", "CHECKSUMS_FILE"]
 
 logger = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: recon_error calibration scores, operating point
 _FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
+CHECKSUMS_FILE = "checksums.json"
+
+
+def file_digests(directory: str | Path, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """SHA-256 (hex) of the files ``names`` of ``directory`` (default: every file in it, by name).
+
+    Files in subfolders are named by their path relative to ``directory`` with ``/``.
+    """
+    root = Path(directory)
+    if names is None:
+        names = tuple(
+            sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        )
+    digests = {}
+    for name in names:
+        sha = hashlib.sha256()
+        with open(root / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+        digests[name] = sha.hexdigest()
+    return digests
+
+
+def _verify_checksums(src: Path) -> None:
+    """Raise :class:`ModelFileError` naming the first file whose SHA-256 differs from the record."""
+    recorded = src / CHECKSUMS_FILE
+    if not recorded.is_file():
+        return  # written before checksums existed
+    try:
+        expected = json.loads(recorded.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{recorded} is not valid JSON ({e}); the copy is corrupt") from e
+    actual = file_digests(src, tuple(expected))
+    for name, digest in expected.items():
+        if actual[name] != digest:
+            size = (src / name).stat().st_size
+            raise ModelFileError(
+                f"{src / name} ({size} bytes) does not match its SHA-256 in {CHECKSUMS_FILE}: "
+                "the copy is truncated or corrupt"
+            )
 
 
 def save_detector(fitted: FittedDetector, directory: str | Path) -> Path:
@@ -51,6 +96,7 @@ def save_detector(fitted: FittedDetector, directory: str | Path) -> Path:
     np.savez(out / "gmm.npz", **fitted.gmm.state_dict())
     np.savez(out / "calibration.npz", **fitted.calibration_scores)
     (out / "history.json").write_text(json.dumps(fitted.history))
+    (out / CHECKSUMS_FILE).write_text(json.dumps(file_digests(out, _FILES), indent=2))
     logger.info("saved detector to %s", out)
     return out
 
@@ -61,15 +107,33 @@ def load_detector(directory: str | Path) -> FittedDetector:
     Raises
     ------
     ModelFileError
-        If a file is missing, the format version is unknown, or the state dict does not fit
-        the saved configuration.
+        If a file is missing, truncated or corrupt (its SHA-256 differs from
+        ``checksums.json``, or it does not parse), the format version is unknown, or the state
+        dict does not fit the saved configuration.
     """
-    from ml.scoring import FittedDetector
-
     src = Path(directory)
     missing = [name for name in _FILES if not (src / name).is_file()]
     if missing:
         raise ModelFileError(f"model directory {src} lacks {missing}; was it written by save()?")
+    _verify_checksums(src)
+    try:
+        return _read_detector(src)
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ModelFileError(f"{src} holds a corrupt model file: {_first_line(e)}") from e
+    except RuntimeError as e:  # torch: "PytorchStreamReader failed reading zip archive: ..."
+        raise ModelFileError(f"{src / 'model.pt'} is corrupt: {_first_line(e)}") from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__
+
+
+def _read_detector(src: Path) -> FittedDetector:
+    from ml.scoring import FittedDetector
+
     meta = json.loads((src / "config.json").read_text())
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
@@ -81,7 +145,9 @@ def load_detector(directory: str | Path) -> FittedDetector:
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise ModelFileError(f"{src / 'model.pt'} does not match its config.json: {e}") from e
+        raise ModelFileError(
+            f"{src / 'model.pt'} does not match its config.json: {_first_line(e)}"
+        ) from e
     with np.load(src / "gmm.npz") as f:
         gmm = GaussianMixture.from_state_dict({k: f[k] for k in f.files})
     with np.load(src / "calibration.npz") as f:
