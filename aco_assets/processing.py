@@ -1,8 +1,10 @@
 """Per-file work of the per-day stages, pure and picklable so a process pool can run it.
 
 One file in, plain rows and arrays out: :func:`inventory_file` for ``raw_files`` and
-:func:`file_windows` for ``spectrograms``. A file that cannot be read at all becomes a row
-saying so; it never stops the rest of the day.
+:func:`file_windows` for ``spectrograms``. A file that cannot be read at all (random bytes, no
+bytes, a folder under a file's name) becomes a row saying so, with its reason; so does a
+misfiled entry (:func:`misfiled_row`, :func:`misfiled_windows`). None of them ever stops the
+rest of the day. Messages name files relative to the archive root.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aco_assets.hydrophone import (
     SAMPLES_PER_RECORD,
     AcoFormatError,
     Fault,
+    MisfiledFile,
     read_file,
 )
 from aco_assets.hydrophone.records import scan_buffer
@@ -57,6 +60,35 @@ def _faults_json(faults: Sequence[Fault]) -> str:
     return json.dumps([{"kind": f.kind, "record": f.record, "message": f.message} for f in faults])
 
 
+def _relative(faults: Sequence[Fault], path: Path, rel: str) -> list[Fault]:
+    """The faults with the file named by its archive path instead of this machine's path."""
+    return [Fault(f.kind, f.record, f.message.replace(str(path), rel, 1)) for f in faults]
+
+
+def _detail(fault: Fault, rel: str) -> str:
+    """A fault's message without the file name: ``record 12: bad_width: ...``."""
+    return fault.message.removeprefix(rel).lstrip(", :")
+
+
+def _os_fault(e: OSError, rel: str) -> Fault:
+    """The fault of a file the operating system will not read (a folder, no permission)."""
+    if isinstance(e, IsADirectoryError):
+        what = "a folder, not a file; remove or rename it"
+    else:
+        what = f"cannot be read ({e.strerror or type(e).__name__}); check its permissions"
+    return Fault("unreadable", None, f"{rel}: unreadable: {what}")
+
+
+def _reason(faults: Sequence[Fault], rel: str, *, nothing_decodes: bool) -> str | None:
+    """One line for the ``reason`` column: the first faults, and how many more."""
+    if not faults:
+        return None
+    head = "; ".join(_detail(f, rel) for f in faults[:2])
+    more = f" (+{len(faults) - 2} more faults)" if len(faults) > 2 else ""
+    lead = "nothing decodes: " if nothing_decodes else ""
+    return f"{lead}{head}{more}"
+
+
 def _widths(bits: np.ndarray) -> str:
     values, counts = np.unique(np.asarray(bits), return_counts=True)
     return " ".join(f"{v}:{c}" for v, c in zip(values.tolist(), counts.tolist(), strict=True))
@@ -72,9 +104,14 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
     rel = path.relative_to(root).as_posix()
     try:
         data = path.read_bytes()
-        table = scan_buffer(data, len(data), source=str(path), on_fault="warn")
+        table = scan_buffer(data, len(data), source=rel, on_fault="warn")
     except (AcoFormatError, OSError) as e:
-        logger.warning("%s: unreadable: %s", rel, e)
+        fault = (
+            _os_fault(e, rel)
+            if isinstance(e, OSError)
+            else Fault(type(e).__name__, None, f"{rel}: {e}")
+        )
+        logger.warning("%s", fault.message)
         return {
             "path": rel,
             "header_start": None,
@@ -84,13 +121,15 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
             "n_missing_samples": 0,
             "widths": "",
             "n_faults": 1,
-            "faults": json.dumps([{"kind": type(e).__name__, "record": None, "message": str(e)}]),
+            "faults": _faults_json([fault]),
             "status": "unreadable",
+            "reason": _reason([fault], rel, nothing_decodes=True),
         }
     n_samples = table.n_records * SAMPLES_PER_RECORD
     n_missing = int(np.sum(SAMPLES_PER_RECORD - table.n_decodable))
     start = ns_to_datetime(int(table.record_start_ns[0])) if table.n_records else None
-    status = "ok" if not table.faults else ("unreadable" if n_samples == 0 else "faulty")
+    nothing = n_samples == n_missing
+    status = "ok" if not table.faults else ("unreadable" if nothing else "faulty")
     return {
         "path": rel,
         "header_start": start,
@@ -102,6 +141,24 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
         "n_faults": len(table.faults),
         "faults": _faults_json(table.faults),
         "status": status,
+        "reason": _reason(table.faults, rel, nothing_decodes=nothing),
+    }
+
+
+def misfiled_row(row: dict[str, Any], misfiled: MisfiledFile) -> dict[str, Any]:
+    """The ``raw_files`` row of a misfiled entry: its headers as :func:`inventory_file` read
+    them, status ``misfiled`` (not decoded by any stage) and the listing's reason first."""
+    fault = Fault(misfiled.kind, None, misfiled.reason)
+    earlier = json.loads(row["faults"])
+    return {
+        **row,
+        "nominal_start": misfiled.nominal_start_utc,
+        "n_faults": row["n_faults"] + 1,
+        "faults": json.dumps(
+            [{"kind": fault.kind, "record": None, "message": fault.message}, *earlier]
+        ),
+        "status": "misfiled",
+        "reason": misfiled.reason,
     }
 
 
@@ -128,7 +185,13 @@ def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
     try:
         raw = read_file(path, on_fault="warn")
     except (AcoFormatError, OSError) as e:
-        return FileWindows(file=rel, features=empty, error=f"{type(e).__name__}: {e}")
+        fault = _os_fault(e, rel) if isinstance(e, OSError) else Fault("unreadable", None, str(e))
+        detail = _detail(fault, rel).removeprefix("unreadable: ")
+        return FileWindows(file=rel, features=empty, error=detail.replace(str(path), rel))
+    faults = _relative(raw.faults, path, rel)
+    if not raw.valid.any():  # empty, not a HYD24BBpk file, or no record decodes
+        detail = _reason(faults, rel, nothing_decodes=True)
+        return FileWindows(file=rel, features=empty, error=detail or "no sample decodes")
     samples = raw.samples.astype(np.float64)
     samples[~raw.valid] = np.nan
     out = front_end.windows(samples)
@@ -163,16 +226,26 @@ def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
         )
     ]
     issues += [
-        {
-            "file": rel,
-            "kind": f.kind,
-            "start_utc": None,
-            "end_utc": None,
-            "detail": f"record {f.record}: {f.message}",
-        }
-        for f in raw.faults
+        {"file": rel, "kind": f.kind, "start_utc": None, "end_utc": None, "detail": _detail(f, rel)}
+        for f in faults
     ]
     return FileWindows(file=rel, features=out.features, rows=rows, issues=issues)
+
+
+def misfiled_windows(
+    misfiled: MisfiledFile, root: Path, feature_shape: tuple[int, ...]
+) -> FileWindows:
+    """No windows and one ``misfiled`` issue for an entry the archive rule does not place."""
+    rel = misfiled.path.relative_to(root).as_posix()
+    issue = {
+        "file": rel,
+        "kind": "misfiled",
+        "start_utc": None,
+        "end_utc": None,
+        "detail": misfiled.reason.removeprefix(rel).lstrip(": "),
+    }
+    empty = np.zeros((0, *feature_shape), dtype=np.float32)
+    return FileWindows(file=rel, features=empty, issues=[issue])
 
 
 def map_files(
