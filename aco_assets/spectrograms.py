@@ -18,7 +18,7 @@ import pyarrow as pa
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes
 from aco_assets.partitions import daily_partitions, partition_days, progress_logger
-from aco_assets.processing import FileWindows, file_windows, map_files
+from aco_assets.processing import FileWindows, file_windows, map_files, misfiled_windows
 from aco_assets.raw_files import raw_files
 from aco_assets.resources import StorageResource
 
@@ -118,6 +118,9 @@ def spectrograms(
     )
     for (day, _), result in zip(items, done, strict=True):
         results_of[day].append(result)
+    for day in days:  # misfiled entries: no windows, one quality issue each
+        shape = front_end.feature_shape
+        results_of[day] += [misfiled_windows(m, archive.root, shape) for m in archive.misfiled(day)]
     totals = {"windows": 0, "valid": 0, "issues": 0, "unreadable_files": 0}
     finite = True
     last = None
