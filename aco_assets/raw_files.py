@@ -2,10 +2,14 @@
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 
+from aco_assets.day_reports import DayCheck, day_check_spec, day_results, pct, report_day
+from aco_assets.figures import status_strip_markdown
 from aco_assets.partitions import daily_partitions, partition_days, progress_logger
 from aco_assets.processing import inventory_file, map_files
 from aco_assets.resources import StorageResource
@@ -45,11 +49,18 @@ def day_coverage(day: dt.date, nominal_starts: list[dt.datetime], rows: list[dic
     group_name="ingest",
     kinds={"duckdb"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    check_specs=[dg.AssetCheckSpec("files_are_decodable", asset="raw_files")],
+    check_specs=[
+        day_check_spec(
+            "files_are_decodable",
+            "raw_files",
+            "At least 95 % of the samples of the day's files decode (WARN below). One result "
+            "per UTC day; a day without files passes with nothing to decode.",
+        )
+    ],
 )
 def raw_files(
     context: dg.AssetExecutionContext, config: RawFilesConfig, storage: StorageResource
-) -> dg.MaterializeResult:
+) -> Iterator:
     """The archive files of each UTC day: times, records, sample widths and faults, plus the
     day's coverage (expected 288 files, found, missing, faulty). A day with no files is an empty
     coverage row, not an error."""
@@ -71,7 +82,7 @@ def raw_files(
         strict=True,
     ):
         rows_of[day].append({"day": day, "nominal_start": f.nominal_start_utc, **row})
-    coverage = []
+    checks: dict[dt.date, DayCheck] = {}
     for day in days:
         cov = day_coverage(day, [f.nominal_start_utc for f in listing[day]], rows_of[day])
         warehouse.replace_many(
@@ -80,60 +91,65 @@ def raw_files(
                 ("coverage", pa.Table.from_pylist([cov]), "day = ?", [day]),
             ]
         )
-        coverage.append(cov)
-    found = sum(c["found"] for c in coverage)
-    return dg.MaterializeResult(
-        check_results=[files_are_decodable(coverage)],
-        metadata={
-            "days": len(days),
-            "files_found": found,
-            "files_missing": sum(c["missing"] for c in coverage),
-            "files_faulty": sum(c["faulty"] for c in coverage),
-            "files_unreadable": sum(c["unreadable"] for c in coverage),
-            "decodable_share": dg.MetadataValue.float(_mean_share(coverage)),
-            "coverage": dg.MetadataValue.md(_coverage_md(coverage)),
-            "duckdb": dg.MetadataValue.path(str(storage.layout().duckdb_path)),
-        },
-    )
+        report_day(context, day, day_metadata(cov, rows_of[day], storage))
+        checks[day] = files_are_decodable(cov)
+    yield from day_results(context, {"files_are_decodable": checks})
 
 
 def _table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows) if rows else pa.table({"day": pa.array([], pa.date32())})
 
 
-def _mean_share(coverage: list[dict]) -> float:
-    shares = [c["decodable_share"] for c in coverage if c["decodable_share"] is not None]
-    return float(sum(shares) / len(shares)) if shares else 1.0
+FILE_COLORS = ("#d9d9d9", "#2a9d8f", "#e9c46a", "#e76f51")  # missing, ok, faulty, unreadable
+FILE_CODES = {"ok": 1, "faulty": 2, "unreadable": 3}
 
 
-def _coverage_md(coverage: list[dict], limit: int = 31) -> str:
-    lines = [
-        "| day | found | missing | faulty | unreadable | decodable |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in coverage[:limit]:
-        share = "-" if c["decodable_share"] is None else f"{c['decodable_share']:.4f}"
-        lines.append(
-            f"| {c['day']} | {c['found']} | {c['missing']} | {c['faulty']} | {c['unreadable']} | {share} |"
-        )
-    if len(coverage) > limit:
-        lines.append(f"| ... {len(coverage) - limit} more days | | | | | |")
-    return "\n".join(lines)
+def day_metadata(cov: dict, rows: list[dict], storage: StorageResource) -> dict:
+    """What the day's partition page shows first: its own counts, in words and as numbers."""
+    share = cov["decodable_share"]
+    decodable = "no files" if share is None else f"{pct(share, digits=2)} % of samples decodable"
+    return {
+        "summary": dg.MetadataValue.text(
+            f"{cov['day']}: {cov['found']} of {cov['expected']} five-minute files found, "
+            f"{cov['missing']} missing, {cov['faulty']} faulty, {cov['unreadable']} unreadable; "
+            f"{decodable}"
+        ),
+        "files": dg.MetadataValue.md(_files_strip(cov["day"], rows)),
+        "files_found": cov["found"],
+        "files_missing": cov["missing"],
+        "files_faulty": cov["faulty"],
+        "files_unreadable": cov["unreadable"],
+        "decodable_pct": (
+            dg.MetadataValue.text("no files") if share is None else pct(share, digits=2)
+        ),
+        "duckdb": dg.MetadataValue.path(str(storage.layout().duckdb_path)),
+    }
 
 
-def files_are_decodable(coverage: list[dict], *, min_share: float = 0.95) -> dg.AssetCheckResult:
-    """Every day with files decodes at least ``min_share`` of its samples (WARN otherwise)."""
-    bad = [c for c in coverage if c["found"] and (c["decodable_share"] or 0.0) < min_share]
-    return dg.AssetCheckResult(
-        check_name="files_are_decodable",
-        passed=not bad,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "min_share": min_share,
-            "days_below": len(bad),
-            "worst_days": ", ".join(
-                f"{c['day']} ({c['decodable_share'] or 0:.3f})" for c in bad[:5]
-            )
-            or "none",
-        },
+def _files_strip(day: dt.date, rows: list[dict]) -> str:
+    """The 288 five-minute slots of the day: grey missing, green ok, yellow faulty, red unreadable."""
+    codes = np.zeros(FILES_PER_DAY, np.int64)
+    midnight = dt.datetime.combine(day, dt.time())
+    for r in rows:
+        slot = int((r["nominal_start"] - midnight).total_seconds() // 300)
+        if 0 <= slot < FILES_PER_DAY:
+            codes[slot] = max(codes[slot], FILE_CODES.get(r["status"], 3))
+    return status_strip_markdown(
+        codes,
+        FILE_COLORS,
+        alt=f"files of {day}, 00-24 UTC: grey missing, green ok, yellow faulty, red unreadable",
+    )
+
+
+def files_are_decodable(cov: dict, *, min_share: float = 0.95) -> DayCheck:
+    """A day with files decodes at least ``min_share`` of its samples (WARN otherwise)."""
+    share = cov["decodable_share"]
+    if not cov["found"]:
+        return DayCheck(True, f"{cov['day']}: no files, nothing to decode", {"files_found": 0})
+    passed = (share or 0.0) >= min_share
+    return DayCheck(
+        passed,
+        f"{cov['day']}: {pct(share or 0.0, digits=2)} % of the samples of {cov['found']} files "
+        f"decodable ({pct(min_share)} % wanted)",
+        {"decodable_pct": pct(share or 0.0, digits=2), "min_pct": pct(min_share)},
     )
