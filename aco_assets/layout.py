@@ -67,8 +67,14 @@ class DataLayout:
         return self.data_dir / "dagster_home"
 
     @property
+    def mlflow_db_path(self) -> Path:
+        """The MLflow tracking and registry database (SQLite)."""
+        return self.data_dir / "mlflow.db"
+
+    @property
     def mlflow_tracking_uri(self) -> str:
-        return f"sqlite:///{self.data_dir / 'mlflow.db'}"
+        """``sqlite:///<absolute path>``, derived from the data directory each time it is asked."""
+        return f"sqlite:///{self.mlflow_db_path}"
 
     @property
     def mlflow_artifacts_dir(self) -> Path:

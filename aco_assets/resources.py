@@ -64,7 +64,13 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """MLflow tracking and the model registry (SQLite store under the data directory)."""
+    """MLflow tracking and the model registry (SQLite store under the data directory).
+
+    The tracking URI is resolved each time a client is made: the field, else
+    ``MLFLOW_TRACKING_URI`` as the user set it, else the data directory's
+    ``sqlite:///<data>/mlflow.db``. It is never stored, so a moved or copied data folder uses its
+    own store, whose artifact locations follow it (:mod:`aco_assets.mlflow_store`).
+    """
 
     storage: StorageResource
     tracking_uri: str | None = Field(
@@ -76,17 +82,23 @@ class MlflowResource(dg.ConfigurableResource):
     def resolved_tracking_uri(self) -> str:
         return (
             self.tracking_uri
-            or os.environ.get("MLFLOW_TRACKING_URI")
+            or os.environ.get(TRACKING_URI_ENV)
             or self.storage.layout().mlflow_tracking_uri
         )
 
     def client(self):
-        """An ``MlflowClient`` bound to the tracking URI (registry on the same store)."""
+        """An ``MlflowClient`` bound to the tracking URI (registry on the same store).
+
+        Also points MLflow's process-wide URIs at it (``mlflow.start_run``, ``log_model`` and
+        artifact downloads use them) without leaving them in the environment.
+        """
         import mlflow
 
         uri = self.resolved_tracking_uri()
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+        _set_process_uris(uri)
+        layout = self.storage.layout()
+        if uri == layout.mlflow_tracking_uri:  # the data folder's own store: one query
+            _follow_data_folder(layout, self.experiment_name)
         return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
@@ -98,3 +110,31 @@ class MlflowResource(dg.ConfigurableResource):
         artifacts = self.storage.layout().mlflow_artifacts_dir
         artifacts.mkdir(parents=True, exist_ok=True)
         return client.create_experiment(self.experiment_name, artifact_location=artifacts.as_uri())
+
+
+TRACKING_URI_ENV, REGISTRY_URI_ENV = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"
+
+
+def _set_process_uris(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` / ``set_registry_uri`` without their environment exports.
+
+    MLflow writes both URIs into ``os.environ`` for subprocesses; left there, they would read as
+    the user's ``MLFLOW_TRACKING_URI`` to every later resource of this process (another data
+    folder would train into, and score from, this one's store) and to every subprocess.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in (TRACKING_URI_ENV, REGISTRY_URI_ENV)}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _follow_data_folder(layout: DataLayout, experiment_name: str) -> None:
+    from aco_assets.mlflow_store import rebase_artifact_root
+
+    rebase_artifact_root(layout.mlflow_db_path, layout.mlflow_artifacts_dir, experiment_name)
