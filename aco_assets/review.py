@@ -635,7 +635,8 @@ def read_verdicts(path: str | Path) -> list[ReviewVerdict]:
     """Read reviewers' verdicts from a Raven table (``Verdict`` column) or a CSV (``verdict``).
 
     Each row needs a verdict (see :func:`parse_verdict`) and a key to its detection: a
-    ``Selection`` number, a ``Begin UTC`` time or a ``detection_id``. Rows with an empty
+    ``Selection`` number, a ``Detection Begin UTC`` (else ``Begin UTC``) time or a
+    ``detection_id`` (``Detection ID``). Rows with an empty
     verdict (not yet reviewed) are skipped and counted in the log.
 
     Raises
@@ -650,7 +651,7 @@ def read_verdicts(path: str | Path) -> list[ReviewVerdict]:
     if verdict_col is None:
         raise VerdictError(f"{path} has no 'Verdict' column (columns: {header}); add one")
     sel_col = _column(header, "selection")
-    utc_col = _column(header, "begin utc")
+    utc_col = _column(header, "detection begin utc", "begin utc")
     id_col = _column(header, "detection id")
     note_col = _column(header, "note", "comment", "notes")
     if sel_col is None and utc_col is None and id_col is None:

@@ -5,8 +5,14 @@ For the ``top_k`` detections of each day (by rank), the audio of the detection p
 :func:`aco_assets.review.render_review` into ``<data>/review/YYYY-MM-DD/`` (clip names sort in
 rank order), the day's Raven selection table ``YYYY-MM-DD.selections.txt`` is written against
 those clips (the front-end parameters of the model version that scored them travel as
-columns), and one ``review_clips`` row per clip is written in one transaction. Files left from
-an earlier run of the day are removed first, so the folder always matches the table.
+columns), and one ``review_clips`` row per clip is written in one transaction.
+
+Reviewer work is never wiped, and a killed run never leaves rows pointing at removed files: each
+run renders into a folder of its own, points the rows at it, then swings ``review/YYYY-MM-DD``
+to it (:mod:`aco_assets.review_folders`). The folder it replaces is removed, unless its table
+holds verdicts that are not in ``reviews`` yet: then it is kept whole as
+``review/YYYY-MM-DD.reviewed-<when>/`` and the log says how to import it. Paths in the rows are
+relative to the data directory, and ``Begin Path`` in the table to the table's folder.
 """
 
 import datetime as dt
@@ -24,19 +30,30 @@ from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.review import (
     ReviewRender,
+    VerdictError,
     raven_selection_table,
+    read_verdicts,
     render_review,
     review_clip_name,
     review_span,
     selection_row,
     thumbnail_markdown,
 )
+from aco_assets.review_folders import (
+    current_dir,
+    new_version_dir,
+    publish,
+    remove_leftovers,
+    retire,
+)
+from aco_assets.warehouse import Warehouse
 
 #: Front-end settings written as columns of the Raven table (prefixed ``fe_``).
 RAVEN_FRONT_END_KEYS: tuple[str, ...] = (
     "sample_rate_hz", "window_s", "n_bands", "f_min_hz", "f_max_hz", "nfft", "hop_samples",
 )  # fmt: skip
-REVIEW_FILE_SUFFIXES: tuple[str, ...] = (".wav", ".png", ".selections.txt")
+#: Largest Begin UTC difference between a verdict and its imported ``reviews`` row, s.
+MATCH_TOLERANCE_S = 0.5
 
 
 class ReviewClipsConfig(dg.Config):
@@ -47,21 +64,46 @@ class ReviewClipsConfig(dg.Config):
 
 
 def selections_path(layout: DataLayout, day: dt.date) -> Path:
-    """The day's Raven selection table, beside its clips."""
-    return layout.review_day_dir(day) / f"{day:%Y-%m-%d}.selections.txt"
+    """The day's Raven selection table, beside its clips (through the day's link)."""
+    return layout.review_day_dir(day) / table_name(day)
 
 
-def clear_day_dir(directory: Path) -> int:
-    """Remove the review files (WAV, PNG, selection table) of an earlier run; returns how many."""
-    if not directory.is_dir():
-        directory.mkdir(parents=True)
-        return 0
-    stale = [
-        p for p in directory.iterdir() if p.is_file() and p.name.endswith(REVIEW_FILE_SUFFIXES)
-    ]
-    for p in stale:
-        p.unlink()
-    return len(stale)
+def table_name(day: dt.date) -> str:
+    return f"{day:%Y-%m-%d}.selections.txt"
+
+
+def unimported_verdicts(warehouse: Warehouse, table: Path) -> str | None:
+    """Why ``table`` holds reviewer work not in ``reviews`` yet, or None when it holds none.
+
+    A verdict counts as imported when a ``reviews`` row has the same detection (by
+    ``detection_id`` and start, or by start alone) and the same verdict and class.
+    """
+    if not table.is_file():
+        return None
+    try:
+        verdicts = read_verdicts(table)
+    except VerdictError as e:  # a reviewer is part-way through: keep it, do not judge it
+        return f"its verdicts do not read ({e})"
+    if not verdicts:
+        return None
+    reviews = warehouse.query(
+        "SELECT detection_id, begin_utc, verdict, coalesce(class_name, '') AS class_name "
+        "FROM reviews"
+    ).to_pylist()
+    pending = [v for v in verdicts if not any(_same(v, r) for r in reviews)]
+    if not pending:
+        return None
+    return f"{len(pending)} of its {len(verdicts)} verdict(s) are not imported"
+
+
+def _same(v: Any, r: dict[str, Any]) -> bool:
+    if (v.verdict, v.class_name or "") != (r["verdict"], r["class_name"]):
+        return False
+    if v.detection_id is not None and v.detection_id != r["detection_id"]:
+        return False
+    if v.begin_utc is None or r["begin_utc"] is None:
+        return v.detection_id is not None
+    return abs((v.begin_utc - r["begin_utc"]).total_seconds()) <= MATCH_TOLERANCE_S
 
 
 def clip_span(
@@ -130,13 +172,15 @@ def review_clips(
     references: dict[int, dict] = {}
     per_day: dict[str, int] = {}
     shown: list[str] = []
+    kept_tables: list[str] = []
     for day in partition_days(context):
         dets = warehouse.query(
             "SELECT * FROM detections WHERE day = ? AND rank_in_day <= ? ORDER BY rank_in_day",
             [day, config.top_k],
         ).to_pylist()
-        directory = layout.review_day_dir(day)
-        removed = clear_day_dir(directory)
+        old = current_dir(layout.review_dir, day)
+        leftovers = remove_leftovers(layout.review_dir, day, keep={old} if old else set())
+        directory = new_version_dir(layout.review_dir, day)
         rendered = render_day(
             archive,
             dets,
@@ -150,16 +194,32 @@ def review_clips(
                 references[v] = load_version(
                     client, mlflow_resource.registered_model_name, v, cache_dir=layout.models_dir
                 ).reference
-        raven = selections_path(layout, day)
+        raven = directory / table_name(day)
         raven_selection_table(
             [selection_row({**d, "rank": d["rank_in_day"]}, r) for d, r in rendered],
             raven,
             front_end_params=front_end_params(references[versions[-1]]) if versions else {},
         )
+        pending = unimported_verdicts(warehouse, old / table_name(day)) if old else None
         warehouse.replace_rows(
-            "review_clips", _rows(day, rendered, raven), where="day = ?", params=[day]
+            "review_clips",
+            _rows(day, rendered, raven, layout.data_dir),
+            where="day = ?",
+            params=[day],
         )
-        context.log.info(f"{day}: {len(rendered)} clips ({removed} stale files removed)")
+        publish(layout.review_dir, day, directory)
+        kept = retire(layout.review_dir, day, old, keep=pending is not None) if old else None
+        if kept is not None:
+            kept_tables.append(str(kept / table_name(day)))
+            context.log.warning(
+                f"{day}: the earlier Raven table holds reviewer work ({pending}); kept it with "
+                f"its clips as {kept / table_name(day)} beside the new one: import it with "
+                f"`aco review import {kept / table_name(day)}`"
+            )
+        context.log.info(
+            f"{day}: {len(rendered)} clips in {selections_path(layout, day)}"
+            + (f" ({leftovers} folder(s) of interrupted runs removed)" if leftovers else "")
+        )
         per_day[str(day)] = len(rendered)
         shown += [
             thumbnail_markdown(r.thumbnail_b64, alt=d["detection_id"]) + f" {d['detection_id']} "
@@ -172,6 +232,7 @@ def review_clips(
             "per_day": dg.MetadataValue.json(per_day),
             "review_dir": dg.MetadataValue.path(str(layout.review_dir)),
             "model_versions": dg.MetadataValue.json(sorted(references)),
+            "kept_reviewed_tables": dg.MetadataValue.json(kept_tables),
             "top_clips": dg.MetadataValue.md(
                 "\n\n".join(shown[: config.thumbnails]) or "no detections"
             ),
@@ -180,19 +241,27 @@ def review_clips(
 
 
 def _rows(
-    day: dt.date, rendered: list[tuple[dict[str, Any], ReviewRender]], raven: Path
+    day: dt.date,
+    rendered: list[tuple[dict[str, Any], ReviewRender]],
+    raven: Path,
+    data_dir: Path,
 ) -> pa.Table:
+    """The day's ``review_clips`` rows; paths relative to the data directory."""
     if not rendered:
         return pa.table({"day": pa.array([], pa.date32())})
+
+    def rel(p: Path) -> str:
+        return Path(p).relative_to(data_dir).as_posix()
+
     return pa.Table.from_pylist(
         [
             {
                 "day": day,
                 "detection_id": d["detection_id"],
                 "rank_in_day": d["rank_in_day"],
-                "wav_path": str(r.wav_path),
-                "png_path": str(r.png_path),
-                "raven_path": str(raven),
+                "wav_path": rel(r.wav_path),
+                "png_path": rel(r.png_path),
+                "raven_path": rel(raven),
                 "clip_start_utc": r.clip_start_utc,
                 "clip_end_utc": r.clip_start_utc + dt.timedelta(seconds=r.clip_duration_s),
                 "model_version": d["model_version"],

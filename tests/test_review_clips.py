@@ -44,14 +44,14 @@ def test_clips_pictures_raven_table_and_rows_for_the_top_k(lineage, busiest_day)
     ).to_pylist()
     assert [r["detection_id"] for r in rows] == [d["detection_id"] for d in dets]
     for det, row in zip(dets, rows, strict=True):
-        info = sf.info(row["wav_path"])
+        info = sf.info(str(lineage.data / row["wav_path"]))  # paths relative to the data folder
         assert info.samplerate == 24000
         # The detection plus 2 s of context, or 120 s around the peak of a longer detection.
         start, length = clip_span(det, context_s=2.0, max_duration_s=120.0)
         assert abs((row["clip_start_utc"] - start).total_seconds()) < 1e-3
         assert info.duration == pytest.approx(length, abs=1e-3)
         assert row["clip_end_utc"] - row["clip_start_utc"] == dt.timedelta(seconds=info.duration)
-        with open(row["png_path"], "rb") as f:
+        with open(lineage.data / row["png_path"], "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
         assert row["model_version"] == det["model_version"]
     raven = read_raven_table(selections_path(lineage.resources["storage"].layout(), day))
@@ -72,9 +72,14 @@ def test_a_rerun_replaces_the_rows_and_removes_stale_files(lineage, busiest_day)
     lineage.materialize([review_clips], partition_key=busiest_day, run_config=_config(top_k=1))
     rows = lineage.warehouse().query("SELECT * FROM review_clips WHERE day = ?", [day]).to_pylist()
     assert [r["rank_in_day"] for r in rows] == [1]
-    folder = lineage.resources["storage"].layout().review_day_dir(day)
+    layout = lineage.resources["storage"].layout()
+    folder = layout.review_day_dir(day)
     assert len(list(folder.glob("*.wav"))) == 1 and len(list(folder.glob("*.png"))) == 1
-    assert len(read_raven_table(selections_path(lineage.resources["storage"].layout(), day))) == 1
+    assert len(read_raven_table(selections_path(layout, day))) == 1
+    # one rendered folder left for the day, the one the rows and the day's link point at
+    (version,) = (layout.review_dir / ".versions" / busiest_day).iterdir()
+    assert folder.resolve() == version.resolve()
+    assert (lineage.data / rows[0]["wav_path"]).parent.resolve() == version.resolve()
 
 
 def test_a_day_without_detections_gives_no_rows_and_an_empty_raven_table(lineage):
