@@ -123,7 +123,7 @@ def inventory_file(path: Path, root: Path) -> dict[str, Any]:
             "n_faults": 1,
             "faults": _faults_json([fault]),
             "status": "unreadable",
-            "reason": _reason([fault], rel, nothing_decodes=True),
+            "reason": _detail(fault, rel).removeprefix("unreadable: "),
         }
     n_samples = table.n_records * SAMPLES_PER_RECORD
     n_missing = int(np.sum(SAMPLES_PER_RECORD - table.n_decodable))

@@ -42,7 +42,7 @@ def test_an_unreadable_file_is_an_unreadable_row_with_its_reason(tmp_path, kind,
     path = _unreadable(tmp_path, kind)
     row = inventory_file(path, tmp_path)
     assert row["status"] == "unreadable" and row["n_samples"] == 0
-    assert words in row["reason"] and row["reason"].startswith("nothing decodes")
+    assert words in row["reason"] and str(row["reason"]).count("unreadable") == 0
     faults = json.loads(row["faults"])
     assert [f["kind"] for f in faults] == [fault]
     assert faults[0]["message"].startswith(f"{DAY_FOLDER}/2016-02-15--05.05.HYD24BBpk: ")
