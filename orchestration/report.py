@@ -43,17 +43,8 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
     cov = wh.query(
         "SELECT * FROM daily_summary WHERE day BETWEEN ? AND ? ORDER BY day", [lo, hi]
     ).to_pylist()
-    cov = [c for c in cov if c["found"]]
-    out += [
-        "",
-        "Coverage and anomalies per day (files of 288 expected):",
-        f"  {'day':10}  {'files':>5}  {'faulty':>6}  {'decodable':>9}  {'windows':>7}  {'anomalous':>9}  {'events':>6}",
-    ]
-    for c in cov:
-        out.append(
-            f"  {c['day']!s:10}  {c['found']:5d}  {c['faulty']:6d}  {c['decodable_share'] or 0:9.4f}  "
-            f"{c['n_windows'] or 0:7d}  {c['n_anomalous'] or 0:9d}  {c['n_detections']:6d}"
-        )
+    cov = [c for c in cov if c["found"] or c.get("misfiled")]
+    out += ["", *_coverage_lines(cov), *_problem_lines(wh, lo, hi)]
     dets = wh.query(
         "SELECT * FROM detections WHERE day BETWEEN ? AND ? AND rank_in_day <= ? ORDER BY day, rank_in_day",
         [lo, hi, top_per_day],
@@ -79,6 +70,44 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
         f"  Results: .venv/bin/aco results --data {layout.data_dir}   (writes docs/demo_results.md)",
     ]
     return "\n".join(out)
+
+
+def _coverage_lines(cov: list[dict]) -> list[str]:
+    """The per-day table: files found, not 'ok' (faulty: any fault), unreadable, misfiled."""
+    lines = [
+        "Coverage and anomalies per day (files of 288 expected; faulty = any fault, of which "
+        "unreadable = nothing decodes; misfiled = not read):",
+        f"  {'day':10}  {'files':>5}  {'faulty':>6}  {'unreadable':>10}  {'misfiled':>8}  "
+        f"{'decodable':>9}  {'windows':>7}  {'anomalous':>9}  {'events':>6}",
+    ]
+    for c in cov:
+        lines.append(
+            f"  {c['day']!s:10}  {c['found']:5d}  {c['faulty'] or 0:6d}  {c['unreadable'] or 0:10d}  "
+            f"{c.get('misfiled') or 0:8d}  {c['decodable_share'] or 0:9.4f}  "
+            f"{c['n_windows'] or 0:7d}  {c['n_anomalous'] or 0:9d}  {c['n_detections']:6d}"
+        )
+    return lines
+
+
+def _problem_lines(wh: Warehouse, lo: dt.date, hi: dt.date, *, limit: int = 10) -> list[str]:
+    """The files of the days that are not 'ok', each with its reason (the first ``limit``)."""
+    rows = wh.query(
+        "SELECT path, status, reason FROM raw_files WHERE day BETWEEN ? AND ? AND status <> 'ok' "
+        "ORDER BY status = 'faulty', day, path",
+        [lo, hi],
+    ).to_pylist()
+    if not rows:
+        return []
+    lines = ["", f"Files with problems ({len(rows)}; raw_files and quality_issues hold them all):"]
+    for r in rows[:limit]:
+        reason = (r["reason"] or "").removeprefix(r["path"]).lstrip(": ")
+        lines.append(f"  {r['status']:10}  {r['path']}: {reason or 'see raw_files.faults'}")
+    if len(rows) > limit:
+        lines.append(
+            f"  ... {len(rows) - limit} more: SELECT day, path, status, reason FROM raw_files "
+            "WHERE status <> 'ok'"
+        )
+    return lines
 
 
 def _catalog(root: Path) -> list[dict] | None:
