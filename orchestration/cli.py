@@ -3,14 +3,20 @@
 Each tool lives beside the code it drives and exposes ``register(subparsers)``, which adds its
 sub-parser and sets ``func`` (called with the parsed arguments; returns an exit status).
 Modules are imported only when the command line is built, so ``aco --help`` stays cheap.
+
+Bad input (:class:`orchestration.errors.AcoInputError`: a missing path, a reversed range, a day
+outside the partitions) prints one line and exits 2; a failed run prints one line and exits 1;
+Ctrl-C exits 130. The console stays quiet (:mod:`orchestration.console`); ``-v`` shows everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
+
+from orchestration.console import configure
+from orchestration.errors import AcoInputError, AcoRunError
 
 # Modules that contribute sub-commands, in the order they are listed in `aco --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -37,11 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    return int(args.func(args) or 0)
+    configure(verbose=args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except (AcoInputError, AcoRunError) as e:
+        print(f"aco {args.command}: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print(f"aco {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`aco pipeline`, `aco demo`, `aco ui`, `aco sql`, `aco snapshot`: the lineage from a shell."""
+"""`aco pipeline`, `aco demo`, `aco repair`, `aco ui`, `aco sql`, `aco snapshot`: the lineage
+from a shell."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
-from aco_assets.layout import DataLayout
+from aco_assets.layout import ENV_DATA_DIR, DataLayout
+from orchestration.errors import AcoInputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +42,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--to", dest="last_day", type=_day, help="last UTC day (default: the archive's last)"
+    )
+    p.add_argument(
+        "--day",
+        dest="days",
+        type=_day,
+        action="append",
+        default=[],
+        metavar="DAY",
+        help="a UTC day to materialize even without files (repeatable); within --from/--to only "
+        "the days that hold files run",
+    )
+    p.add_argument(
+        "--stage",
+        dest="stages",
+        action="append",
+        choices=["ingest", "train", "detect", "evaluation"],
+        help="run only this stage (repeatable; default: all, training only when there is no "
+        "champion or with --retrain)",
     )
     p.add_argument(
         "--retrain",
@@ -78,6 +99,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_demo)
 
+    p = subparsers.add_parser(
+        "repair",
+        help="fail the runs a killed aco pipeline left STARTED and free their pool slots",
+    )
+    _data_args(p, archive=False)
+    p.add_argument(
+        "--fail",
+        dest="fail_runs",
+        action="append",
+        default=[],
+        metavar="RUN_ID",
+        help="also mark this run failed and free its slots (a UI run whose process is gone)",
+    )
+    p.set_defaults(func=cmd_repair)
+
     p = subparsers.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     _data_args(p)
     p.add_argument("--port", type=int, default=3000)
@@ -96,10 +132,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_snapshot)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops a run the way Ctrl-C does (its run is marked failed, its slots freed)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from orchestration.report import pipeline_summary
-    from orchestration.runner import run_pipeline
+    from orchestration.runner import STAGES, run_pipeline
 
+    _stop_on_sigterm()
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
     detector_config = dict(args.detector_config or {})
     if getattr(args, "false_alarms_per_hour", None) is not None:
@@ -110,10 +152,13 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         layout,
         first_day=args.first_day,
         last_day=args.last_day,
+        days=getattr(args, "days", None) or (),
+        stages=getattr(args, "stages", None) or STAGES,
         retrain=args.retrain,
         detector_config=detector_config or None,
         typical_config=args.typical_config,
         workers=args.workers,
+        verbose=getattr(args, "verbose", False),
     )
     print(pipeline_summary(layout, result.days))
     return 0
@@ -129,13 +174,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {summary.n_files} files, {summary.n_events} catalog events", flush=True)
     args.archive, args.first_day, args.last_day, args.retrain = None, None, None, None
     args.detector_config = args.typical_config = None
+    args.days, args.stages = [], None
     return cmd_pipeline(args)
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
+def cmd_repair(args: argparse.Namespace) -> int:
+    from orchestration.recovery import repair
     from orchestration.runner import use_data_dir
 
+    layout = DataLayout.resolve(data_dir=args.data)
+    if not (layout.dagster_home / "dagster.yaml").exists():
+        raise AcoInputError(
+            f"no Dagster instance at {layout.dagster_home}: pass --data DIR (or set "
+            f"{ENV_DATA_DIR}) to the data directory of your aco pipeline runs"
+        )
+    use_data_dir(layout)
+    return repair(layout.dagster_home, fail_runs=args.fail_runs, say=print)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.runner import choose_first_day, use_data_dir
+
     layout = DataLayout.resolve(data_dir=args.data, archive_root=args.archive)
+    if layout.archive_root.is_dir():  # the same partitions as aco pipeline on this archive
+        from aco_assets.hydrophone import Archive
+
+        choose_first_day(Archive(layout.archive_root).days())
     use_data_dir(layout)
     command = [
         sys.executable,
@@ -158,10 +222,23 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def existing_warehouse(layout: DataLayout) -> Path:
+    """The warehouse file of ``layout``; one clear error when it does not exist."""
+    path = layout.duckdb_path
+    if not path.exists():
+        raise AcoInputError(
+            f"no warehouse at {path}: materialize raw_files first (aco pipeline --data "
+            f"{layout.data_dir}); if your runs wrote elsewhere, pass --data DIR or set "
+            f"{ENV_DATA_DIR} (without either, the data directory is ./data)"
+        )
+    return path
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from aco_assets.warehouse import Warehouse
 
-    table = Warehouse(DataLayout.resolve(data_dir=args.data).duckdb_path).query(args.query)
+    layout = DataLayout.resolve(data_dir=args.data)
+    table = Warehouse(existing_warehouse(layout)).query(args.query)
     print(table.to_pandas().to_string(index=False))
     return 0
 
@@ -170,7 +247,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from aco_assets.warehouse import Warehouse
 
     layout = DataLayout.resolve(data_dir=args.data)
-    target = Warehouse(layout.duckdb_path).snapshot(
+    target = Warehouse(existing_warehouse(layout)).snapshot(
         args.out or layout.data_dir / "aco-snapshot.duckdb"
     )
     print(f"snapshot written: {target}  (open it with: duckdb {target})")

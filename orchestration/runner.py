@@ -1,9 +1,15 @@
 """Headless runs of the lineage through the same Definitions and the persistent instance.
 
 ``aco pipeline`` calls :func:`run_pipeline`: it points ``DAGSTER_HOME`` at
-``<data>/dagster_home`` (creating it from the project's ``dagster_home/dagster.yaml``), then runs
-the jobs of ``orchestration.definitions`` in process, one run per contiguous range of days, so
-the runs, materializations and checks appear in the UI (``aco ui``) afterwards.
+``<data>/dagster_home`` (creating it from the project's ``dagster_home/dagster.yaml``), takes
+the data folder's lock, repairs what a killed ``aco pipeline`` left behind
+(:mod:`orchestration.recovery`), then runs the jobs of the code location of ``workspace.yaml``
+in process, one run per contiguous range of days. The runs carry the code location's origin, so
+they appear in the UI (``aco ui``: Runs, the Overview timeline) like runs launched from there.
+
+Which days: the days of the archive that hold files (within ``--from/--to`` when given), plus
+the days named one by one (``--day``), which run even without files. A day of the range without
+files is not materialized: it gets its coverage row (288 files missing) directly.
 """
 
 from __future__ import annotations
@@ -12,19 +18,23 @@ import datetime as dt
 import logging
 import os
 import shutil
-import warnings
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aco_assets.layout import ENV_ARCHIVE_ROOT, ENV_DATA_DIR, DataLayout
+from orchestration.errors import AcoInputError
 
 logger = logging.getLogger(__name__)
 
-INSTANCE_TEMPLATE = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
+ENV_FIRST_DAY = "ACO_FIRST_DAY"  # the same name as aco_assets.partitions.ENV_FIRST_DAY
+DEFAULT_FIRST_DAY = dt.date(2016, 1, 1)
+Stage = Literal["ingest", "train", "detect", "evaluation"]
+STAGES: tuple[Stage, ...] = ("ingest", "train", "detect", "evaluation")
 
 
 def use_data_dir(layout: DataLayout) -> None:
@@ -34,8 +44,10 @@ def use_data_dir(layout: DataLayout) -> None:
     os.environ["DAGSTER_HOME"] = str(layout.dagster_home)
     layout.dagster_home.mkdir(parents=True, exist_ok=True)
     config = layout.dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    if not config.exists():  # written whole, so a concurrent first run never reads half of it
+        partial = config.with_name(f".dagster.yaml.{os.getpid()}")
+        shutil.copyfile(INSTANCE_TEMPLATE, partial)
+        os.replace(partial, config)
 
 
 def contiguous_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -49,12 +61,94 @@ def contiguous_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return ranges
 
 
+@dataclass(frozen=True)
+class DaySelection:
+    """The days to materialize, and the days of the range that only get a coverage row."""
+
+    run: list[dt.date]
+    empty: list[dt.date]
+
+
+def select_days(
+    archive_days: Sequence[dt.date],
+    *,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    days: Sequence[dt.date] = (),
+) -> DaySelection:
+    """Days of the archive that hold files, within [first_day, last_day]; plus ``days``.
+
+    ``days`` (named one by one) run even without files. With neither a range nor ``days``:
+    every archive day. With only ``days``: those days. A day of the range without files goes to
+    ``empty``: it is reported in coverage, not materialized.
+    """
+    if first_day and last_day and first_day > last_day:
+        raise AcoInputError(
+            f"--from {first_day} is after --to {last_day}: give the earlier day to --from"
+        )
+    held = sorted(set(archive_days))
+    if not (first_day or last_day):
+        chosen = set(days) if days else set(held)
+        return DaySelection(run=sorted(chosen), empty=[])
+    lo = first_day or (held[0] if held else last_day)
+    hi = last_day or (held[-1] if held else first_day)
+    in_range = {d for d in held if lo <= d <= hi}
+    run = sorted(in_range | set(days))
+    span = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)] if lo <= hi else []
+    return DaySelection(run=run, empty=[d for d in span if d not in in_range and d not in days])
+
+
+def choose_first_day(archive_days: Sequence[dt.date]) -> dt.date:
+    """The first partition day: ``ACO_FIRST_DAY``, else the default or the archive's first day.
+
+    When the setting is absent and the archive starts before the default, the archive's first
+    day is exported as ``ACO_FIRST_DAY`` (before the code location loads), so its days are
+    partitions. An explicit setting after a day of the archive is the user's to change.
+    """
+    text = os.environ.get(ENV_FIRST_DAY)
+    if text:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as e:
+            raise AcoInputError(
+                f"{ENV_FIRST_DAY}={text!r} is not a day: set it to YYYY-MM-DD, the first day of "
+                "the archive"
+            ) from e
+    first = min([DEFAULT_FIRST_DAY, *archive_days])
+    if first < DEFAULT_FIRST_DAY:
+        os.environ[ENV_FIRST_DAY] = first.isoformat()
+    return first
+
+
+def check_partition_days(days: Sequence[dt.date], start: dt.date, end: dt.date) -> None:
+    """One clear error for a day outside the daily partitions [start, end]."""
+    early = [d for d in days if d < start]
+    if early:
+        raise AcoInputError(
+            f"day {early[0]} is before the first daily partition {start} ({ENV_FIRST_DAY}): set "
+            f"{ENV_FIRST_DAY}={early[0]} (or unset it: the partitions then start at the archive's "
+            f"first day), or pass --from {start}"
+        )
+    late = [d for d in days if d > end]
+    if late:
+        raise AcoInputError(
+            f"day {late[0]} is not over yet (the last daily partition is {end}, the UTC day that "
+            f"just ended): pass --to {end}"
+        )
+
+
 @dataclass
 class PipelineRun:
     days: list[dt.date]
     run_ids: list[str] = field(default_factory=list)
     model_version: int | None = None
     trained: bool = False
+    empty_days: list[dt.date] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+
+def say_to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def run_pipeline(
@@ -62,87 +156,100 @@ def run_pipeline(
     *,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
+    days: Sequence[dt.date] = (),
+    stages: Sequence[Stage] = STAGES,
     retrain: bool | None = None,
     detector_config: dict[str, Any] | None = None,
     typical_config: dict[str, Any] | None = None,
     workers: int = 2,
-    log_level: str = "INFO",
+    verbose: bool = False,
+    say: Callable[[str], None] = say_to_stderr,
 ) -> PipelineRun:
-    """Materialize the lineage for the archive's days in [first_day, last_day].
+    """Materialize the lineage for the archive's days (:func:`select_days`).
 
-    Without a range, the days that hold files; with one, every day of it (a day without files
-    becomes an empty coverage row). ``retrain=None`` trains only when no champion exists yet.
+    ``retrain=None`` trains only when no champion exists yet (and ``"train"`` is in ``stages``).
+    Raises :class:`AcoInputError` for a missing archive or days outside the partitions, and
+    :class:`AcoRunError` when a run fails.
     """
-    import dagster as dg
-
     from aco_assets.hydrophone import Archive
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from orchestration.definitions import defs
-
-    use_data_dir(layout)
+    select_days([], first_day=first_day, last_day=last_day)  # a reversed range, before the rest
     if not layout.archive_root.is_dir():
-        raise FileNotFoundError(f"archive root {layout.archive_root} does not exist")
-    if first_day or last_day:
-        archive_days = Archive(layout.archive_root).days()
-        first = first_day or min(archive_days)
-        last = last_day or max(archive_days)
-        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    else:
-        days = Archive(layout.archive_root).days()
-    if not days:
-        raise ValueError(
-            f"no days to process in {layout.archive_root} (range {first_day}..{last_day})"
+        raise AcoInputError(
+            f"archive root {layout.archive_root} does not exist: pass --archive DIR (or set "
+            f"{ENV_ARCHIVE_ROOT}) to a YYYY/MM/DD tree of .HYD24BBpk files, or write a synthetic "
+            f"one with `aco synth --out {layout.archive_root}`"
         )
-    result = PipelineRun(days=days)
+    archive_days = Archive(layout.archive_root).days()
+    selection = select_days(archive_days, first_day=first_day, last_day=last_day, days=days)
+    if not selection.run:
+        raise AcoInputError(
+            f"no day with files in {layout.archive_root} between {first_day or 'its first day'} "
+            f"and {last_day or 'its last day'}: widen --from/--to, or name a day with --day"
+        )
+    choose_first_day([*archive_days, *selection.run])
+    use_data_dir(layout)
+    from orchestration.launch import Launcher
+
+    result = PipelineRun(days=selection.run, empty_days=selection.empty)
+    with Launcher(layout, say=say, verbose=verbose) as launcher:
+        check_partition_days([*selection.run, *selection.empty], *launcher.partition_bounds())
+        result.repaired = launcher.repaired
+        _write_empty_coverage(layout, selection.empty)
+        _run_stages(launcher, result, selection.run, stages, retrain, workers,
+                    detector_config, typical_config)  # fmt: skip
+    result.model_version = _champion_version()
+    return result
+
+
+def _run_stages(
+    launcher,
+    result: PipelineRun,
+    days: list[dt.date],
+    stages: Sequence[Stage],
+    retrain: bool | None,
+    workers: int,
+    detector_config: dict[str, Any] | None,
+    typical_config: dict[str, Any] | None,
+) -> None:
     ingest_config = {
         "ops": {
             "raw_files": {"config": {"workers": workers}},
             "spectrograms": {"config": {"workers": workers}},
         }
     }
-    with dg.DagsterInstance.get() as instance:
-
-        def run(
-            job_name: str,
-            run_config: dict | None = None,
-            span: tuple[dt.date, dt.date] | None = None,
-        ) -> None:
-            tags = (
-                {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()}
-                if span
-                else {}
-            )
-            what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
-            logger.info("running %s", what)
-            config = {
-                **(run_config or {}),
-                "loggers": {"console": {"config": {"log_level": log_level}}},
+    if "ingest" in stages:
+        for span in contiguous_ranges(days):
+            result.run_ids.append(launcher.run("ingest_job", ingest_config, span))
+    if "train" in stages and (retrain or (retrain is None and not _has_champion())):
+        train_config = {
+            "ops": {
+                "detector": {"config": detector_config or {}},
+                "typical_windows": {"config": typical_config or {}},
             }
-            outcome = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, run_config=config, tags=tags, raise_on_error=True
-            )
-            result.run_ids.append(outcome.run_id)
+        }
+        result.run_ids.append(launcher.run("retrain_job", train_config))
+        result.trained = True
+    if "detect" in stages:
+        for span in contiguous_ranges(days):
+            result.run_ids.append(launcher.run("detect_job", None, span))
+    if "evaluation" in stages:
+        result.run_ids.append(launcher.run("evaluation_job"))
 
-        for span in contiguous_ranges(days):
-            run("ingest_job", ingest_config, span)
-        if retrain or (retrain is None and not _has_champion()):
-            run(
-                "retrain_job",
-                {
-                    "ops": {
-                        "detector": {"config": detector_config or {}},
-                        "typical_windows": {"config": typical_config or {}},
-                    }
-                },
-            )
-            result.trained = True
-        for span in contiguous_ranges(days):
-            run("detect_job", None, span)
-        run("evaluation_job")
-    result.model_version = _champion_version()
-    return result
+
+def _write_empty_coverage(layout: DataLayout, days: Sequence[dt.date]) -> None:
+    """The coverage row of each day of the range without files (all 288 files missing)."""
+    if not days:
+        return
+    import pyarrow as pa
+
+    from aco_assets.raw_files import day_coverage
+    from aco_assets.warehouse import Warehouse
+
+    rows = [day_coverage(day, [], []) for day in days]
+    Warehouse(layout.duckdb_path).replace_many(
+        [("coverage", pa.Table.from_pylist([row]), "day = ?", [row["day"]]) for row in rows]
+    )
 
 
 def _has_champion() -> bool:

@@ -1,0 +1,165 @@
+"""Launching runs of the workspace's code location in this process, as `aco pipeline` does.
+
+A run made by ``JobDefinition.execute_in_process`` has no code-location origin, so the UI's
+Overview timeline does not list it. :class:`Launcher` creates each run with the remote origin
+of the location ``workspace.yaml`` names (location name, repository, job) and the Python origin
+of the same module, then executes it here with the in-process executor. Around each run it keeps
+the data folder's lock and the pools sound (:mod:`orchestration.recovery`), and feeds the run's
+log records to a one-line-per-stage console (:class:`orchestration.console.StageProgress`).
+
+Uses Dagster internals (``dagster._core``) that the public API does not expose: the workspace's
+origins, ``create_run_for_job`` with a remote origin and ``execute_run``. Checked on Dagster 1.13.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from aco_assets.layout import DataLayout
+from orchestration.console import StageProgress
+from orchestration.errors import AcoRunError
+from orchestration.recovery import DataFolderLock, fail_run, launch_tags, recover, wait_for_pools
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+POOLS = ("duckdb", "training")
+
+
+def workspace_location():
+    """The one code location of ``workspace.yaml`` (its origin, as the webserver builds it)."""
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    origins = location_origins_from_yaml_paths([str(WORKSPACE)])
+    if len(origins) != 1:
+        raise RuntimeError(f"{WORKSPACE.name} must name exactly one code location")
+    return origins[0]
+
+
+class Launcher:
+    """Runs jobs of the workspace's code location in this process, one at a time.
+
+    Entering takes the data folder's lock (waiting, visibly, for another ``aco pipeline``) and
+    repairs the runs a dead one left; leaving releases the lock.
+    """
+
+    def __init__(
+        self, layout: DataLayout, *, say: Callable[[str], None], verbose: bool = False
+    ) -> None:
+        self.layout, self.say, self.verbose = layout, say, verbose
+        self.lock = DataFolderLock(layout.dagster_home)
+        self.repaired: list[str] = []
+        self.instance: dg.DagsterInstance | None = None
+
+    def __enter__(self) -> Launcher:
+        from dagster._core.definitions.reconstruct import ReconstructableRepository
+        from dagster._core.definitions.repository_definition.valid_definitions import (
+            SINGLETON_REPOSITORY_NAME,
+        )
+        from dagster._core.remote_origin import RemoteRepositoryOrigin
+
+        self.lock.acquire(self.say)
+        try:
+            self.instance = dg.DagsterInstance.get()
+            self.repaired = recover(self.instance, self.say)
+            location = workspace_location()
+            target = location.loadable_target_origin
+            self.repository = ReconstructableRepository.for_module(
+                target.module_name,
+                target.attribute,
+                working_directory=target.working_directory or str(PROJECT_ROOT),
+            )
+            self.repository_origin = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
+            self.progress = StageProgress()
+            base_handlers = self.instance.get_handlers
+            if not self.verbose:  # the run's records also reach the one-line-per-stage console
+                self.instance.get_handlers = lambda: [*base_handlers(), self.progress]
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.instance is not None:
+            self.instance.dispose()
+            self.instance = None
+        self.lock.release()
+
+    def partition_bounds(self) -> tuple[dt.date, dt.date]:
+        """First and last day of the daily partitions of the loaded code location."""
+        from aco_assets.partitions import daily_partitions
+
+        keys = daily_partitions.get_partition_keys()
+        start = dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
+        end = dt.date.fromisoformat(keys[-1]) if keys else start - dt.timedelta(days=1)
+        return start, end
+
+    def run(
+        self,
+        job_name: str,
+        run_config: dict[str, Any] | None = None,
+        span: tuple[dt.date, dt.date] | None = None,
+    ) -> str:
+        """Execute one run of ``job_name`` (over the days ``span``); returns its run id."""
+        from dagster._core.execution.api import execute_run
+        from dagster._core.remote_origin import RemoteJobOrigin
+
+        assert self.instance is not None, "use Launcher as a context manager"
+        recon_job = self.repository.get_reconstructable_job(job_name)
+        job_def = recon_job.get_definition()
+        tags = {**job_def.run_tags, **launch_tags()}
+        if span:
+            tags |= {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()}
+        config = {
+            **(run_config or {}),
+            "execution": {"config": {"in_process": {}}},
+            "loggers": {
+                "console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}
+            },
+        }
+        wait_for_pools(self.instance, POOLS, self.say)
+        run = self.instance.create_run_for_job(
+            job_def,
+            run_config=config,
+            tags=tags,
+            remote_job_origin=RemoteJobOrigin(self.repository_origin, job_name),
+            job_code_origin=recon_job.get_python_origin(),
+        )
+        what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
+        self.say(f"{what} (run {run.run_id[:8]})")
+        self.lock.describe(f"run {run.run_id[:8]} ({job_name}) of aco pipeline pid {os.getpid()}")
+        try:
+            outcome = execute_run(recon_job, run, self.instance, raise_on_error=False)
+        except BaseException:
+            fail_run(self.instance, run.run_id, "interrupted (Ctrl-C or SIGTERM)")
+            raise
+        finally:  # a run that did not finish must not keep its pool slots
+            current = self.instance.get_run_by_id(run.run_id)
+            if current is not None and not current.is_finished:
+                fail_run(self.instance, run.run_id, "the run stopped before it finished")
+        _raise_if_failed(outcome, run_id=run.run_id, job_name=job_name, data=self.layout.data_dir)
+        return run.run_id
+
+
+def _raise_if_failed(outcome, *, run_id: str, job_name: str, data: Path) -> None:
+    """An :class:`AcoRunError` naming the failed step and the innermost error's message."""
+    if outcome.success:
+        return
+    failures = [e for e in outcome.all_events if e.is_step_failure]
+    what = "its start"
+    if failures:
+        error = failures[0].step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        lines = error.message.strip().splitlines() if error else []
+        what = f"step {failures[0].step_key}: {lines[0] if lines else 'failed'}"
+    raise AcoRunError(
+        f"run {run_id[:8]} ({job_name}) failed at {what} (full log: aco ui --data {data}, Runs)"
+    )
