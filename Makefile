@@ -10,7 +10,7 @@ RESULTS ?= $(DATA)/results
 SEEDS ?= 0 1 2
 STEP = $(BIN)/python -m orchestration.steps --timings $(RESULTS)/timings.json
 
-.PHONY: venv demo test lint ui bench bench-pipeline results results-check clean
+.PHONY: venv demo test lint ui ui-check bench bench-pipeline results results-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ lint: $(STAMP)
 ## Start the Dagster UI on 127.0.0.1:3000 with the persistent instance under $(DATA)/dagster_home.
 ui: $(STAMP)
 	$(BIN)/aco ui --data $(DATA)
+
+## What the Dagster UI shows after a multi-day run, asserted in headless Chromium (installed by
+## apt-get when missing): per-day partition pages and check descriptions. Builds a small archive
+## in a temporary folder (UI_DATA=DIR keeps it) and prints where the screenshots are.
+ui-check: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	$(BIN)/python -m orchestration.ui_check $(if $(UI_DATA),--data $(UI_DATA))
 
 ## Speed benchmarks (print figures; run on a quiet machine)
 bench: $(STAMP)
