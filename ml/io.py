@@ -18,6 +18,8 @@ import hashlib
 import json
 import logging
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,49 +118,61 @@ def load_detector(directory: str | Path) -> FittedDetector:
     if missing:
         raise ModelFileError(f"model directory {src} lacks {missing}; was it written by save()?")
     _verify_checksums(src)
-    try:
-        return _read_detector(src)
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ModelFileError(f"{src} holds a corrupt model file: {_first_line(e)}") from e
-    except RuntimeError as e:  # torch: "PytorchStreamReader failed reading zip archive: ..."
-        raise ModelFileError(f"{src / 'model.pt'} is corrupt: {_first_line(e)}") from e
+    return _read_detector(src)
 
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
+    return text[0].split(". ")[0][:200] if text else type(e).__name__
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn whatever a truncated or corrupt ``path`` raises into one ModelFileError naming it."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    # torch raises RuntimeError ("failed finding central directory") or OSError (errno 22),
+    # numpy BadZipFile / ValueError / EOFError, json ValueError, a config KeyError
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ModelFileError(f"{path} is truncated or corrupt: {_first_line(e)}") from e
 
 
 def _read_detector(src: Path) -> FittedDetector:
     from ml.scoring import FittedDetector
 
-    meta = json.loads((src / "config.json").read_text())
+    with _reading(src / "config.json"):
+        meta = json.loads((src / "config.json").read_text())
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
             f"{src / 'config.json'}: format_version {meta.get('format_version')!r}, "
             f"this code reads {FORMAT_VERSION}; retrain the detector (`aco pipeline --retrain`)"
         )
-    model = NPDetector(DetectorConfig.from_dict(meta["detector_config"]))
-    state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
+    with _reading(src / "config.json"):
+        model = NPDetector(DetectorConfig.from_dict(meta["detector_config"]))
+        train = TrainConfig.from_dict(meta["train_config"])
+    with _reading(src / "model.pt"):
+        state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFileError(
             f"{src / 'model.pt'} does not match its config.json: {_first_line(e)}"
         ) from e
-    with np.load(src / "gmm.npz") as f:
+    with _reading(src / "gmm.npz"), np.load(src / "gmm.npz") as f:
         gmm = GaussianMixture.from_state_dict({k: f[k] for k in f.files})
-    with np.load(src / "calibration.npz") as f:
+    with _reading(src / "calibration.npz"), np.load(src / "calibration.npz") as f:
         calibration = {k: f[k] for k in f.files}
+    with _reading(src / "history.json"):
+        history = json.loads((src / "history.json").read_text())
     fitted = FittedDetector(
         model,
         gmm,
-        train=TrainConfig.from_dict(meta["train_config"]),
+        train=train,
         calibration_scores=calibration,
         combine_stats=meta["combine_stats"],
-        history=json.loads((src / "history.json").read_text()),
+        history=history,
     )
     if meta.get("operating_point") is not None:
         fitted.operating_point = dict(meta["operating_point"])
