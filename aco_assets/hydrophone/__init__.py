@@ -5,7 +5,7 @@ All datetimes are naive UTC. See docs FORMAT.md for the file format.
 """
 
 from .archive import Archive, ArchiveFile, DayCoverage, MisfiledFile
-from .clip import Clip, Spectrogram
+from .clip import Clip, NoDataWarning, Spectrogram, as_utc
 from .codec import RawFile, decode_records, read_bytes, read_file
 from .errors import (
     FAULT_ERRORS,
@@ -51,6 +51,7 @@ __all__ = [
     "FileNameError",
     "FileSummary",
     "MisfiledFile",
+    "NoDataWarning",
     "NotHydFormatError",
     "PartialHeaderError",
     "RawFile",
@@ -59,6 +60,7 @@ __all__ = [
     "TimeJumpError",
     "TruncatedRecordError",
     "archive_path_for",
+    "as_utc",
     "decode_records",
     "file_name_for",
     "minimal_bits",

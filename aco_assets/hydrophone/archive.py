@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clip import Clip
+from .clip import Clip, NoDataWarning, as_utc
 from .codec import read_file
 from .errors import OnFault
 from .listing import (
@@ -219,7 +220,7 @@ class Archive:
 
     def load(
         self,
-        start_utc: datetime,
+        start_utc: datetime | str,
         duration: timedelta | float,
         *,
         on_fault: OnFault = "warn",
@@ -231,8 +232,9 @@ class Archive:
 
         Parameters
         ----------
-        start_utc : datetime
-            Start of the span, naive UTC.
+        start_utc : datetime or str
+            Start of the span, naive UTC (or an ISO 8601 string, e.g. ``"2016-02-14T05:00"``;
+            see :func:`.clip.as_utc`).
         duration : timedelta or float
             Length of the span (float: seconds).
         on_fault : {"raise", "warn", "skip"}
@@ -250,8 +252,10 @@ class Archive:
         -------
         Clip
             ``round(duration * 24000)`` samples; NaN where no file, record or sample covers the
-            time (missing files, gaps, truncated records). ``clip.gaps`` lists those spans.
+            time (missing files, gaps, truncated records). ``clip.gaps`` lists those spans. A
+            span with no sample at all warns (:class:`.clip.NoDataWarning`), naming it.
         """
+        start_utc = as_utc(start_utc, name="start_utc")
         if not isinstance(duration, timedelta):
             duration = timedelta(seconds=float(duration))
         if duration <= timedelta(0):
@@ -276,7 +280,15 @@ class Archive:
             if progress is not None:
                 progress(i + 1, len(files))
         clip = Clip(out, start_utc=start_utc, sample_rate_hz=SAMPLE_RATE_HZ)
-        if clip.gaps:
+        if n and not np.isfinite(out).any():
+            warnings.warn(
+                f"no archive data in {start_utc} .. {start_utc + duration} UTC under {self.root} "
+                f"({len(files)} file(s) near the span): the clip is all NaN; "
+                "Archive.coverage_report() lists the days that hold files",
+                NoDataWarning,
+                stacklevel=2,
+            )
+        elif clip.gaps:
             logger.info("%s: %d gap(s) in %s + %s", self, len(clip.gaps), start_utc, duration)
         return clip
 
