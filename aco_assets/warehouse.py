@@ -1,292 +1,419 @@
-"""The DuckDB warehouse: the tables users query, and the one way stages write them.
+"""The warehouse: the tables users query, and the one way stages write them.
 
-Every per-day write replaces the day's rows in one transaction (delete, then insert, then
-commit), so re-running a partition never duplicates rows and a failure leaves the previous rows
-in place. Connections are opened only around a read or a write and retried while another process
-holds the file: DuckDB lets one process at a time open a file read-write.
+Every table lives in Parquet files under ``<data>/tables/`` (:mod:`aco_assets.warehouse_files`):
+a per-day table as one file per UTC day, written atomically (write, then rename), so re-running
+a partition replaces its rows exactly once, a failure leaves the previous rows, and any number of
+processes write different days at once. ``aco.duckdb`` is the SQL entry point: it holds only views
+over those files, with ``COMMENT ON`` every table and column (:mod:`aco_assets.warehouse_schema`).
+Writers never open it except to create or refresh its views (a new warehouse, a newly declared
+column, a moved data folder), and never wait for it: a reader may keep it open as long as it likes.
 
-All timestamps are ``TIMESTAMP`` in UTC (naive); days are ``DATE`` (UTC days).
+The small whole tables (``model_versions``, ``reviews``, ``evaluation_metrics``,
+``typical_windows``) change in :meth:`Warehouse.transaction`: one writer at a time (a lock file
+that names its holder while another writer waits), on a private in-memory DuckDB.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import logging
+import os
+import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from aco_assets.warehouse_files import (
+    LOCK_FILE,
+    FileLock,
+    WarehouseBusyError,
+    WarehouseSchemaError,
+    commit_temp,
+    conform,
+    ensure_table,
+    partition_file,
+    read_whole,
+    table_sql,
+    write_atomic,
+    write_temp,
+)
+from aco_assets.warehouse_schema import TABLES, TABLES_BY_NAME, VIEWS, Table
+
+__all__ = ["Warehouse", "WarehouseBusyError", "WarehouseSchemaError"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS raw_files (
-    day DATE NOT NULL,
-    path VARCHAR NOT NULL,              -- path relative to the archive root
-    nominal_start TIMESTAMP,            -- from the file name
-    header_start TIMESTAMP,             -- from the first record header (time of sample 0)
-    duration_s DOUBLE,
-    n_records INTEGER,
-    n_samples BIGINT,
-    n_missing_samples BIGINT,
-    widths VARCHAR,                     -- e.g. '16:1500 17:258' (bits:records)
-    n_faults INTEGER,
-    faults VARCHAR,                     -- JSON list of {kind, record, message}
-    status VARCHAR NOT NULL             -- 'ok' | 'faulty' | 'unreadable' | 'misfiled'
-);
--- why a file is not 'ok', in one line (NULL for 'ok' files)
-ALTER TABLE raw_files ADD COLUMN IF NOT EXISTS reason VARCHAR;
-CREATE TABLE IF NOT EXISTS coverage (
-    day DATE NOT NULL PRIMARY KEY,
-    expected INTEGER, found INTEGER, missing INTEGER,
-    faulty INTEGER,                     -- files of the day that are not 'ok' (any fault)
-    unreadable INTEGER,                 -- of which nothing decodes
-    decodable_share DOUBLE,             -- decoded / expected samples of the day's files (an
-                                        -- unreadable or misfiled file: 5 minutes, none decoded)
-    missing_starts VARCHAR              -- JSON list of nominal starts with no file
-);
--- files of the day's folder whose name is not a valid time of that day (not processed)
-ALTER TABLE coverage ADD COLUMN IF NOT EXISTS misfiled INTEGER;
-CREATE TABLE IF NOT EXISTS windows (
-    day DATE NOT NULL,
-    window_index INTEGER NOT NULL,      -- row of the day's feature array
-    window_start TIMESTAMP NOT NULL,
-    window_end TIMESTAMP NOT NULL,
-    file VARCHAR NOT NULL,
-    offset_s DOUBLE NOT NULL,           -- window start within its file
-    valid BOOLEAN NOT NULL,             -- false: too many missing samples, not scored
-    missing_share DOUBLE,
-    level_broadband_db DOUBLE,
-    level_low_db DOUBLE,
-    level_mid_db DOUBLE,
-    level_high_db DOUBLE
-);
-CREATE TABLE IF NOT EXISTS quality_issues (
-    day DATE NOT NULL,
-    file VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,              -- gap, dropout, clipping, dc_step, timing_jump, fault kinds
-    start_utc TIMESTAMP,
-    end_utc TIMESTAMP,
-    detail VARCHAR
-);
-CREATE TABLE IF NOT EXISTS typical_windows (
-    day DATE NOT NULL,
-    window_index INTEGER NOT NULL,
-    window_start TIMESTAMP NOT NULL,
-    rules VARCHAR NOT NULL,             -- which rules selected it, e.g. 'evening,low_traffic_month'
-    selection_id VARCHAR NOT NULL       -- hash of the selection settings
-);
-CREATE TABLE IF NOT EXISTS model_versions (
-    model_version INTEGER NOT NULL PRIMARY KEY,
-    run_id VARCHAR, trained_at TIMESTAMP, score_name VARCHAR,
-    rho DOUBLE, threshold DOUBLE, calibration_fpr DOUBLE, heldout_fpr DOUBLE,
-    n_general BIGINT, n_typical BIGINT, is_champion BOOLEAN, checks_passed BOOLEAN,
-    model_dir VARCHAR
-);
--- the false-alarm budget, how it became the threshold, and the time split of training
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS false_alarms_per_hour DOUBLE;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS threshold_rule VARCHAR;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS calibration_hours DOUBLE;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_hours DOUBLE;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_alarms BIGINT;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS heldout_false_alarms_per_hour DOUBLE;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS split_unit VARCHAR;
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS train_units VARCHAR;       -- JSON list
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS calibration_units VARCHAR; -- JSON list
-ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS test_units VARCHAR;        -- JSON list
-CREATE TABLE IF NOT EXISTS anomaly_scores (
-    day DATE NOT NULL,
-    window_index INTEGER NOT NULL,
-    window_start TIMESTAMP NOT NULL,
-    window_end TIMESTAMP NOT NULL,
-    file VARCHAR,
-    score DOUBLE,                       -- the production score (higher = more unusual)
-    tail_prob DOUBLE,                   -- share of held-out typical windows scoring higher
-    is_anomaly BOOLEAN,
-    latent_nll DOUBLE,                  -- GMM negative log-likelihood of the latent mean
-    np_error DOUBLE,                    -- discriminator error (Neyman-Pearson head)
-    recon_error DOUBLE,                 -- VAE reconstruction error (baseline)
-    energy_score DOUBLE,                -- band-limited energy detector (baseline)
-    quality_flag BOOLEAN,               -- window overlaps a data-quality issue
-    model_version INTEGER
-);
-ALTER TABLE anomaly_scores ADD COLUMN IF NOT EXISTS combined DOUBLE; -- GMM NLL + NP error, standardised
-CREATE TABLE IF NOT EXISTS detections (
-    day DATE NOT NULL,
-    detection_id VARCHAR NOT NULL,      -- '<day>-<nnn>'
-    start_utc TIMESTAMP NOT NULL,
-    end_utc TIMESTAMP NOT NULL,
-    peak_utc TIMESTAMP,
-    peak_score DOUBLE,
-    peak_tail_prob DOUBLE,
-    n_windows INTEGER,
-    band VARCHAR,                       -- dominant band, e.g. '100-1000 Hz'
-    f_low_hz DOUBLE,
-    f_high_hz DOUBLE,
-    file VARCHAR,
-    offset_s DOUBLE,
-    rank_in_day INTEGER,
-    model_version INTEGER
-);
-CREATE TABLE IF NOT EXISTS review_clips (
-    day DATE NOT NULL,
-    detection_id VARCHAR NOT NULL,
-    rank_in_day INTEGER,
-    wav_path VARCHAR, png_path VARCHAR, raven_path VARCHAR,
-    clip_start_utc TIMESTAMP, clip_end_utc TIMESTAMP,
-    model_version INTEGER
-);
-CREATE TABLE IF NOT EXISTS reviews (
-    detection_id VARCHAR,
-    begin_utc TIMESTAMP,
-    verdict VARCHAR NOT NULL,           -- true_event | false_alarm | data_fault
-    class_name VARCHAR,
-    reviewer VARCHAR,
-    source_file VARCHAR,
-    imported_at TIMESTAMP,
-    model_version INTEGER
-);
-CREATE TABLE IF NOT EXISTS evaluation_metrics (
-    model_version INTEGER,
-    method VARCHAR NOT NULL,            -- np, gmm_nll, recon_error, energy, combined ...
-    metric VARCHAR NOT NULL,
-    subset VARCHAR NOT NULL,            -- 'all', a class name, an SNR bucket, 'reviews'
-    value DOUBLE,
-    evaluated_at TIMESTAMP
-);
-CREATE OR REPLACE VIEW daily_summary AS
-SELECT c.day, c.expected, c.found, c.missing, c.faulty, c.decodable_share,
-       c.unreadable, c.misfiled,
-       s.n_windows, s.n_anomalous, s.max_score, s.model_version,
-       coalesce(d.n_detections, 0) AS n_detections
-FROM coverage c
-LEFT JOIN (SELECT day, count(*) AS n_windows, count(*) FILTER (WHERE is_anomaly) AS n_anomalous,
-                  max(score) AS max_score, max(model_version) AS model_version
-           FROM anomaly_scores GROUP BY day) s USING (day)
-LEFT JOIN (SELECT day, count(*) AS n_detections FROM detections GROUP BY day) d USING (day);
-"""
+VIEWS_MARKER = "_views.json"
+_DAY_WHERE = re.compile(r"^\s*day\s*=\s*\?\s*$", re.IGNORECASE)
+_OLD_TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+Write = tuple[str, pa.Table, str, Sequence[object]]
+
+_READERS: dict[tuple[int, Path], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
+_READERS_LOCK = threading.Lock()
 
 
-class WarehouseBusyError(RuntimeError):
-    """The DuckDB file stayed locked by another process through every retry."""
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _as_day(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 class Warehouse:
-    """The project's DuckDB file.
+    """The warehouse of one data directory.
 
     Parameters
     ----------
     path
-        The ``.duckdb`` file (created with the schema on first write).
-    retries, retry_wait_s
-        How long to keep trying while another process holds the file.
+        ``aco.duckdb``, the SQL entry point; the Parquet tables live in ``tables/`` beside it.
+    lock_timeout_s
+        How long a writer waits for another writer before it gives up with a clear error.
     """
 
-    def __init__(self, path: str | Path, *, retries: int = 60, retry_wait_s: float = 0.5) -> None:
-        self.path = Path(path)
-        self.retries = retries
-        self.retry_wait_s = retry_wait_s
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 600.0) -> None:
+        self.path = Path(path).absolute()
+        self.tables_dir = self.path.parent / "tables"
+        self.lock_timeout_s = lock_timeout_s
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run a read query and return an Arrow table. Opens no lock: it reads the files."""
+        with self.connect(read_only=True) as con:
+            return con.sql(sql, params=list(params) or None).to_arrow_table()
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the file (retrying while locked); the schema exists on every write connection."""
+    def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection with every table and view; read-write means :meth:`transaction`."""
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
+            with self.transaction() as con:
+                yield con
+            return
+        if not self.tables_dir.exists() and not self.path.exists():
             raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
-        con = self._open(read_only)
+        self._ensure_views(wait=False)
+        con = self._reader().cursor()
         try:
-            if not read_only:
-                con.execute(SCHEMA_SQL)
             yield con
         finally:
             con.close()
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        for attempt in range(self.retries):
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower() or attempt == self.retries - 1:
-                    if "lock" in str(e).lower():
-                        raise WarehouseBusyError(
-                            f"{self.path} is locked by another process (a DuckDB client holding "
-                            "it open?); close it or query a snapshot (`aco snapshot`)"
-                        ) from e
-                    raise
-                logger.info("%s is locked, retrying (%d/%d)", self.path, attempt + 1, self.retries)
-                time.sleep(self.retry_wait_s)
-        raise AssertionError("unreachable")
+    def query_rw(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run a statement that may change the whole tables (in :meth:`transaction`)."""
+        with self.transaction() as con:
+            return con.sql(sql, params=list(params) or None).to_arrow_table()
+
+    # -- writes ------------------------------------------------------------------------------
 
     def replace_rows(
         self, table: str, rows: pa.Table, *, where: str, params: Sequence[object] = ()
     ) -> int:
-        """Delete the rows matching ``where`` and insert ``rows``, in one transaction.
+        """Replace the rows matching ``where`` by ``rows``; returns the number of rows written.
 
-        ``rows`` must carry the table's columns (any order; missing columns become NULL).
-        Returns the number of rows inserted.
+        ``rows`` carry the table's columns (any order; missing columns are NULL). A per-day table
+        is replaced a day at a time: ``where="day = ?"``, ``params=[day]``.
         """
         return self.replace_many([(table, rows, where, params)])
 
+    def replace_many(self, writes: Sequence[Write]) -> int:
+        """Several :meth:`replace_rows`: every file is written before any replaces its old one,
+        so a bad table in the list leaves all of them as they were."""
+        self._ensure_ready()
+        day_writes, whole_writes = [], []
+        for name, rows, where, params in writes:
+            table = self._table(name)
+            if table.partition == "whole":
+                whole_writes.append((table, rows, where, params))
+                continue
+            if not _DAY_WHERE.match(where) or len(params) != 1:
+                raise WarehouseSchemaError(
+                    f"{name} is replaced a day at a time: where='day = ?', params=[day] "
+                    f"(got where={where!r})"
+                )
+            day = _as_day(params[0])
+            day_writes.append((table, day, conform(table, rows, day=day)))
+        for table in {t.name: t for t, _, _ in day_writes}.values():
+            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
+        staged: list[tuple[Table, Path | None, Path]] = []
+        try:
+            for table, day, rows in day_writes:
+                path = partition_file(self.tables_dir, table, day)
+                staged.append((table, write_temp(path, rows) if rows.num_rows else None, path))
+            if whole_writes:
+                self._replace_whole(whole_writes)
+            self._commit(staged)
+        finally:
+            for _, tmp, _ in staged:
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+        self._ensure_views(wait=False)
+        return sum(rows.num_rows for _, rows, _, _ in writes)
+
+    def _commit(self, staged: list[tuple[Table, Path | None, Path]]) -> None:
+        names = sorted({t.name for t, _, _ in staged})
+        with ExitStack() as locks:
+            for name in names:  # shared: writers of other days go on; a column migration waits
+                locks.enter_context(
+                    FileLock(
+                        self.tables_dir / name / LOCK_FILE,
+                        exclusive=False,
+                        timeout_s=self.lock_timeout_s,
+                    )
+                )
+            for _, tmp, path in staged:
+                if tmp is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    commit_temp(tmp, path)
+
+    def _replace_whole(self, writes: list[tuple[Table, pa.Table, str, Sequence[object]]]) -> None:
+        with self._whole_tables([t.name for t, *_ in writes]) as con:
+            for table, rows, where, params in writes:
+                con.execute(f'DELETE FROM "{table.name}" WHERE {where}', list(params))
+                if rows.num_rows:
+                    con.register("_incoming", conform(table, rows))
+                    con.execute(f'INSERT INTO "{table.name}" SELECT * FROM _incoming')
+                    con.unregister("_incoming")
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write connection inside BEGIN ... COMMIT (ROLLBACK on any error)."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
+        """A connection where the whole tables can change (per-day tables are read-only views):
+        what changed is written back when the block ends, nothing if it raises."""
+        self._ensure_ready()
+        with self._whole_tables([t.name for t in TABLES if t.partition == "whole"]) as con:
+            yield con
+        self._ensure_views(wait=False)
+
+    @contextmanager
+    def _whole_tables(self, names: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        lock = FileLock(self.tables_dir / LOCK_FILE, exclusive=True, timeout_s=self.lock_timeout_s)
+        with lock:
+            for name in names:
+                ensure_table(self.tables_dir, TABLES_BY_NAME[name], timeout_s=self.lock_timeout_s)
+            con = self._memory_connection(whole_tables=names)
+            own = con.cursor()  # a cursor of its own: the caller may leave a result pending
             try:
+                before = {n: self._fingerprint(own, n) for n in names}
                 yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-
-    def replace_many(self, writes: Sequence[tuple[str, pa.Table, str, Sequence[object]]]) -> int:
-        """Several :meth:`replace_rows` in one transaction: all of them land, or none."""
-        inserted = 0
-        with self.transaction() as con:
-            for table, rows, where, params in writes:
-                con.execute(f"DELETE FROM {table} WHERE {where}", list(params))
-                if rows.num_rows:
-                    con.register("_incoming", rows)
-                    cols = ", ".join(f'"{c}"' for c in rows.column_names)
-                    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
-                    con.unregister("_incoming")
-                inserted += rows.num_rows
-        return inserted
-
-    def query(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
-        """Run a read query and return an Arrow table (opens read-only)."""
-        with self.connect(read_only=True) as con:
-            return con.sql(sql, params=list(params) or None).to_arrow_table()
-
-    def query_rw(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
-        """Run a query on a write connection (creates the schema first if the file is new)."""
-        with self.connect() as con:
-            return con.sql(sql, params=list(params) or None).to_arrow_table()
-
-    def snapshot(self, target: str | Path) -> Path:
-        """Copy the whole database to ``target`` (a file users can keep open while runs go on)."""
-        target = Path(target)
-        tmp = target.with_suffix(".tmp.duckdb")
-        tmp.unlink(missing_ok=True)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
-        for attempt in range(self.retries):
-            con = duckdb.connect()
-            try:
-                con.execute(f"ATTACH '{self.path}' AS src (READ_ONLY)")
-                break
-            except duckdb.IOException:
+                for name in names:
+                    if self._fingerprint(own, name) != before[name]:
+                        table = TABLES_BY_NAME[name]
+                        rows = own.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+                        write_atomic(
+                            partition_file(self.tables_dir, table, None), conform(table, rows)
+                        )
+            finally:
+                own.close()
                 con.close()
-                if attempt == self.retries - 1:
-                    raise
-                time.sleep(self.retry_wait_s)
+
+    @staticmethod
+    def _fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> tuple:
+        sql = f'SELECT count(*), coalesce(sum(hash(t)), 0) FROM "{name}" t'
+        return tuple(con.execute(sql).fetchall()[0])
+
+    # -- connections and views ---------------------------------------------------------------
+
+    def _table(self, name: str) -> Table:
         try:
-            con.execute(f"ATTACH '{tmp}' AS snap")
-            con.execute("COPY FROM DATABASE src TO snap")
+            return TABLES_BY_NAME[name]
+        except KeyError:
+            raise WarehouseSchemaError(
+                f"no warehouse table {name!r} (tables: {', '.join(TABLES_BY_NAME)})"
+            ) from None
+
+    def _memory_connection(self, *, whole_tables: Sequence[str]) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with a view per table (``whole_tables`` loaded as real tables)."""
+        con = duckdb.connect()
+        for table in TABLES:
+            if table.name in whole_tables:
+                columns = ", ".join(
+                    f'"{c.name}" {c.sql_type}' + (" NOT NULL" if c.not_null else "")
+                    for c in table.columns
+                )
+                con.execute(f'CREATE TABLE "{table.name}" ({columns})')
+                con.register("_rows", read_whole(self.tables_dir, table))
+                con.execute(f'INSERT INTO "{table.name}" SELECT * FROM _rows')
+                con.unregister("_rows")
+            else:
+                con.execute(f'CREATE VIEW "{table.name}" AS {table_sql(self.tables_dir, table)}')
+        for view in VIEWS:
+            con.execute(f'CREATE VIEW "{view.name}" AS {view.sql}')
+        return con
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        """This process's in-memory DuckDB of views over the files (a new connection costs
+        about 0.1 s; its cursors nothing). Its views follow the files' schemas."""
+        statements = [s for s in self.view_statements() if s.startswith("CREATE")]
+        key = (os.getpid(), self.tables_dir)
+        with _READERS_LOCK:
+            con, made = _READERS.get(key, (None, None))
+            if con is None:
+                con = duckdb.connect()
+            if made != statements:
+                for sql in statements + comment_statements("VIEW"):
+                    con.execute(sql)
+                _READERS[key] = (con, statements)
+            return con
+
+    def view_statements(self) -> list[str]:
+        """The SQL that makes ``aco.duckdb``'s views and comments for the current data folder."""
+        return (
+            [
+                f'CREATE OR REPLACE VIEW "{t.name}" AS {table_sql(self.tables_dir, t)}'
+                for t in TABLES
+            ]
+            + [f'CREATE OR REPLACE VIEW "{v.name}" AS {v.sql}' for v in VIEWS]
+            + comment_statements("VIEW")
+        )
+
+    def _ensure_ready(self) -> None:
+        """Before a write: the tables folder exists, and an old single-file warehouse is in it."""
+        if self.path.exists() and not (self.tables_dir / VIEWS_MARKER).exists():
+            if self._has_old_tables():
+                self._ensure_views(wait=True)  # moves them into files before anything is written
+        self.tables_dir.mkdir(parents=True, exist_ok=True)
+
+    def _has_old_tables(self) -> bool:
+        """``aco.duckdb`` holds tables of the layout before Parquet (True also if unreadable)."""
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.IOException:
+            return True
+        try:
+            names = {n for (n,) in con.execute(_OLD_TABLES_SQL).fetchall()}
         finally:
             con.close()
+        return bool(names & set(TABLES_BY_NAME))
+
+    def _ensure_views(self, *, wait: bool) -> bool:
+        """Bring ``aco.duckdb``'s views up to date; True when they are.
+
+        Reads a marker file only when they already are. Otherwise opens ``aco.duckdb``
+        read-write; if a reader holds it, ``wait=False`` logs who and gives up (the data is in
+        the files already; the next write tries again), ``wait=True`` waits up to the timeout.
+        """
+        statements = self.view_statements()
+        fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+        marker = self.tables_dir / VIEWS_MARKER
+        try:
+            if self.path.exists() and json.loads(marker.read_text())["fingerprint"] == fingerprint:
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        con = self._open_for_views(wait=wait)
+        if con is None:
+            return False
+        try:
+            con.execute("BEGIN TRANSACTION")
+            self._import_tables(con)
+            for sql in statements:
+                con.execute(sql)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint, "tables": str(self.tables_dir)}))
+        tmp.replace(marker)
+        return True
+
+    def _open_for_views(self, *, wait: bool) -> duckdb.DuckDBPyConnection | None:
+        deadline = time.monotonic() + (self.lock_timeout_s if wait else 0.5)
+        last_log = 0.0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.ConnectionException:  # this process holds it read-only
+                holder = f"PID {os.getpid()} (this process)"
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise
+                found = _HOLDER.search(str(e))
+                holder = f"PID {found[2]} ({found[1]})" if found else "another process"
+            else:
+                return con
+            message = (
+                f"{self.path} is held open by {holder}, so its views cannot be updated: "
+                "close that client (query `aco snapshot`'s copy for long sessions)"
+            )
+            if time.monotonic() >= deadline:
+                if wait:
+                    raise WarehouseBusyError(message)
+                logger.warning("%s; the tables are written, the views follow later", message)
+                return None
+            if wait and time.monotonic() - last_log >= 10:
+                logger.warning("waiting: %s", message)
+                last_log = time.monotonic()
+            time.sleep(0.1)
+
+    def _import_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Move the tables of an ``aco.duckdb`` written before the Parquet layout into files."""
+        found = {name for (name,) in con.execute(_OLD_TABLES_SQL).fetchall()}
+        for table in (t for t in TABLES if t.name in found):
+            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
+            have = {r[0] for r in con.execute(f'DESCRIBE "{table.name}"').fetchall()}
+            cols = ", ".join(f'"{c}"' for c in table.column_names if c in have)
+            rows = con.sql(f'SELECT {cols} FROM "{table.name}"').to_arrow_table()
+            if table.partition == "whole":
+                write_atomic(partition_file(self.tables_dir, table, None), conform(table, rows))
+            else:
+                for day in sorted(set(rows["day"].to_pylist())):
+                    part = rows.filter(pc.equal(rows["day"], pa.scalar(day, pa.date32())))
+                    write_atomic(partition_file(self.tables_dir, table, day), conform(table, part))
+            logger.info("%s: %d rows moved to %s", table.name, rows.num_rows, self.tables_dir)
+        for view in VIEWS:
+            con.execute(f'DROP VIEW IF EXISTS "{view.name}"')
+        for name in found & set(TABLES_BY_NAME):
+            con.execute(f'DROP TABLE "{name}"')
+
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def snapshot(self, target: str | Path) -> Path:
+        """Copy every table into one standalone DuckDB file ``target``, with its comments."""
+        target = Path(target).absolute()
+        if not self.tables_dir.exists():
+            raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
+        tmp = target.with_suffix(".tmp.duckdb")
+        tmp.unlink(missing_ok=True)
+        with self.connect(read_only=True) as con:
+            con.execute(f"ATTACH {_quote(str(tmp))} AS snap")
+            for table in TABLES:
+                con.execute(f'CREATE TABLE snap."{table.name}" AS SELECT * FROM "{table.name}"')
+            con.execute("USE snap")
+            for view in VIEWS:
+                con.execute(f'CREATE VIEW "{view.name}" AS {view.sql}')
+            for sql in comment_statements("TABLE"):
+                con.execute(sql)
+            con.execute("USE memory")
+            con.execute("DETACH snap")
         tmp.replace(target)
         return target
+
+
+def comment_statements(kind: str) -> list[str]:
+    """``COMMENT ON`` every table (as a ``kind``: ``"VIEW"`` or ``"TABLE"``), view and column."""
+    out = []
+    for name, what, comment, columns in [
+        (t.name, kind, t.comment, {c.name: c.comment for c in t.columns}) for t in TABLES
+    ] + [(v.name, "VIEW", v.comment, v.column_comments) for v in VIEWS]:
+        out.append(f'COMMENT ON {what} "{name}" IS {_quote(comment)}')
+        out += [
+            f'COMMENT ON COLUMN "{name}"."{c}" IS {_quote(text)}' for c, text in columns.items()
+        ]
+    return out
