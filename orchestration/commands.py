@@ -133,7 +133,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM stops a run the way Ctrl-C does (its run is marked failed, its slots freed)."""
+    """Ctrl-C and SIGTERM stop a run (marked failed, its slots freed), even when the shell that
+    started ``aco pipeline`` in the background left SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 

@@ -187,7 +187,9 @@ def run_pipeline(
             f"no day with files in {layout.archive_root} between {first_day or 'its first day'} "
             f"and {last_day or 'its last day'}: widen --from/--to, or name a day with --day"
         )
-    choose_first_day([*archive_days, *selection.run])
+    start = choose_first_day([*archive_days, *selection.run])
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    check_partition_days([*selection.run, *selection.empty], start, yesterday)
     use_data_dir(layout)
     from orchestration.launch import Launcher
 

@@ -13,7 +13,7 @@ retrain_schedule = defs.resolve_schedule_def("weekly_retrain")
 
 
 def test_the_nightly_tick_requests_the_utc_day_that_just_ended():
-    tick = dt.datetime(2016, 12, 2, 2, 0, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2016, 12, 2, 2, 0, tzinfo=dt.UTC)
     context = dg.build_schedule_context(scheduled_execution_time=tick)
     (request,) = nightly_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2016-12-01"
@@ -26,7 +26,7 @@ def test_the_nightly_schedule_runs_at_two_utc_every_day():
 
 
 def test_the_weekly_retrain_tick_requests_a_retrain_run_on_sundays():
-    sunday = dt.datetime(2016, 12, 4, 4, 0, tzinfo=dt.timezone.utc)
+    sunday = dt.datetime(2016, 12, 4, 4, 0, tzinfo=dt.UTC)
     context = dg.build_schedule_context(scheduled_execution_time=sunday)
     (request,) = retrain_schedule.evaluate_tick(context).run_requests
     assert retrain_schedule.job_name == "retrain_job"
