@@ -149,22 +149,21 @@ class Warehouse:
             day_writes.append((table, day, conform(table, rows, day=day)))
         for table in {t.name: t for t, _, _ in day_writes}.values():
             ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
-        staged: list[tuple[Table, Path | None, Path]] = []
+        staged: list[tuple[Table, Path, Path]] = []
         try:
             for table, day, rows in day_writes:
                 path = partition_file(self.tables_dir, table, day)
-                staged.append((table, write_temp(path, rows) if rows.num_rows else None, path))
+                staged.append((table, write_temp(path, rows), path))
             if whole_writes:
                 self._replace_whole(whole_writes)
             self._commit(staged)
         finally:
             for _, tmp, _ in staged:
-                if tmp is not None:
-                    tmp.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
         self._ensure_views(wait=False)
         return sum(rows.num_rows for _, rows, _, _ in writes)
 
-    def _commit(self, staged: list[tuple[Table, Path | None, Path]]) -> None:
+    def _commit(self, staged: list[tuple[Table, Path, Path]]) -> None:
         names = sorted({t.name for t, _, _ in staged})
         with ExitStack() as locks:
             for name in names:  # shared: writers of other days go on; a column migration waits
@@ -175,11 +174,8 @@ class Warehouse:
                         timeout_s=self.lock_timeout_s,
                     )
                 )
-            for _, tmp, path in staged:
-                if tmp is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    commit_temp(tmp, path)
+            for _, tmp, path in staged:  # an empty day stays a file: no query loses one
+                commit_temp(tmp, path)
 
     def _replace_whole(self, writes: list[tuple[Table, pa.Table, str, Sequence[object]]]) -> None:
         with self._whole_tables([t.name for t, *_ in writes]) as con:

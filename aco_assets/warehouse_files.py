@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aco_assets.warehouse_schema import Table
@@ -89,7 +90,7 @@ def conform(table: Table, rows: pa.Table, *, day: dt.date | None = None) -> pa.T
     for col in table.columns:
         if col.not_null and out[col.name].null_count:
             raise WarehouseSchemaError(f"{table.name}.{col.name} is NOT NULL: a row has NULL")
-    if day is not None and n and set(out["day"].to_pylist()) != {day}:
+    if day is not None and n and set(pc.min_max(out["day"]).as_py().values()) != {day}:
         raise WarehouseSchemaError(f"{table.name}: rows of other days than {day} in its write")
     return out
 
