@@ -98,46 +98,46 @@ def _folder_of(path: Path, root: Path) -> tuple[date, bool, str] | None:
     return day, exact, "/".join(parts)
 
 
+def place(root: Path, path: Path) -> ArchiveFile | MisfiledFile | None:
+    """What the archive rule makes of one entry: a file, a misfiled entry, or None outside day
+    folders (``YYYY/MM/DD`` below ``root``)."""
+    where = _folder_of(path, root)
+    if where is None:
+        return None
+    day, exact, folder = where
+    rel = f"{folder}/{path.name}"
+    try:
+        start = parse_file_name(path.name)
+    except FileNameError as e:
+        what = (
+            f"is not a valid date/time ({e.__cause__})"
+            if e.__cause__ is not None
+            else f"does not follow YYYY-MM-DD--HH.MM.{FILE_EXTENSION}"
+        )
+        reason = (
+            f"{rel}: the name {what}; not read. Rename it to the UTC start of its first "
+            "record (`aco info FILE` shows it) or move it out of the archive"
+        )
+        return MisfiledFile(path, day, "bad_name", reason)
+    if exact and start.date() == day:
+        return ArchiveFile(path, start)
+    if exact:
+        why = f"the name says {start:%Y-%m-%d} but the file lies in {folder}/"
+    else:
+        why = f"the folder {folder}/ is not a valid day"
+    reason = f"{rel}: {why}; not read. Move it to {start:%Y/%m/%d}/"
+    return MisfiledFile(path, day, "wrong_folder", reason, start)
+
+
 def classify(root: Path, paths: Iterable[Path]) -> tuple[list[ArchiveFile], list[MisfiledFile]]:
-    """Split the entries of day folders into archive files and misfiled ones.
+    """Split the entries of day folders into archive files and misfiled ones (:func:`place`).
 
     Returns both in order (archive files by nominal start, misfiled by day and path); every
     misfiled entry is logged at WARNING level with its reason.
     """
-    files: list[ArchiveFile] = []
-    misfiled: list[MisfiledFile] = []
-    for path in paths:
-        where = _folder_of(path, root)
-        if where is None:
-            continue
-        day, exact, folder = where
-        rel = f"{folder}/{path.name}"
-        try:
-            start = parse_file_name(path.name)
-        except FileNameError as e:
-            what = (
-                f"is not a valid date/time ({e.__cause__})"
-                if e.__cause__ is not None
-                else f"does not follow YYYY-MM-DD--HH.MM.{FILE_EXTENSION}"
-            )
-            reason = (
-                f"{rel}: the name {what}; not read. Rename it to the UTC start of its first "
-                "record (`aco info FILE` shows it) or move it out of the archive"
-            )
-            misfiled.append(MisfiledFile(path, day, "bad_name", reason))
-            continue
-        if exact and start.date() == day:
-            files.append(ArchiveFile(path, start))
-            continue
-        place = f"{start:%Y/%m/%d}/"
-        if exact:
-            reason = (
-                f"{rel}: the name says {start:%Y-%m-%d} but the file lies in {folder}/; "
-                f"not read. Move it to {place}"
-            )
-        else:
-            reason = f"{rel}: the folder {folder}/ is not a valid day; not read. Move it to {place}"
-        misfiled.append(MisfiledFile(path, day, "wrong_folder", reason, start))
+    placed = [place(root, path) for path in paths]
+    files = [f for f in placed if isinstance(f, ArchiveFile)]
+    misfiled = [m for m in placed if isinstance(m, MisfiledFile)]
     for m in misfiled:
         logger.warning("%s", m.reason)
     files.sort(key=lambda f: (f.nominal_start_utc, str(f.path)))
