@@ -73,6 +73,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Most time columns of a review picture (its width is 800 px); longer clips average frames.
+MAX_PICTURE_COLUMNS = 2400
+
 
 class ClipLike(Protocol):
     """What :func:`render_review` needs of ``aco_assets.hydrophone.Clip``."""
@@ -242,6 +245,8 @@ def review_spectrogram(
 
     Frames that touch a missing sample (``missing``, shape (n,), bool) are NaN, so silence put
     in for an archive gap never shows as a -120 dB stripe; ``gaps_s`` lists those spans (s).
+    A long clip's frames are averaged in runs, so the picture has at most
+    :data:`MAX_PICTURE_COLUMNS` columns (a 120 s clip draws in about a second, not fifteen).
     """
     band = max(f_high - f_low, 1.0)
     nfft = 2 ** math.ceil(math.log2(4.0 * fs / band))  # ~4 bins across the band
@@ -253,10 +258,18 @@ def review_spectrogram(
     f_lo = max(freqs[1], 0.5 * f_low)
     f_hi = min(fs / 2, max(2.0 * f_high, f_low + 2 * band))
     keep = (freqs >= f_lo) & (freqs <= f_hi)
-    power_db = 10.0 * np.log10(psd[keep] + 1e-12)  # (F_keep, T)
+    psd = psd[keep]  # (F_keep, T)
     starts = np.arange(times.size) * hop  # first sample of each frame
     n_missing = np.r_[0, np.cumsum(missing)]  # (n + 1,)
-    power_db[:, n_missing[np.minimum(starts + nfft, seg.size)] > n_missing[starts]] = np.nan
+    in_gap = n_missing[np.minimum(starts + nfft, seg.size)] > n_missing[starts]  # (T,)
+    pool = math.ceil(times.size / MAX_PICTURE_COLUMNS)
+    if pool > 1:  # average runs of frames (Welch): a picture needs no more columns than pixels
+        n_cols = times.size // pool
+        psd = psd[:, : n_cols * pool].reshape(psd.shape[0], n_cols, pool).mean(axis=2)
+        times = times[: n_cols * pool].reshape(n_cols, pool).mean(axis=1)  # (T / pool,)
+        in_gap = in_gap[: n_cols * pool].reshape(n_cols, pool).any(axis=1)
+    power_db = 10.0 * np.log10(psd + 1e-12)  # (F_keep, T / pool)
+    power_db[:, in_gap] = np.nan
     gaps_s = [(a / fs, b / fs) for a, b in _runs(missing)]
     return {
         "gaps_s": gaps_s,
