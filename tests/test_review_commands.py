@@ -157,3 +157,86 @@ def test_results_document_has_the_method_table_classes_and_figures(lineage, rave
     assert "(figures/demo_results_roc.png)" in text
     assert (out.parent / "figures" / "demo_results_roc.png").stat().st_size > 1000
     assert (out.parent / "figures" / "demo_results_per_class.png").exists()
+
+
+# ---------------------------------------------------------------- what an import says and resolves
+
+
+def _top_detections(lineage, n: int) -> list[dict]:
+    return (
+        lineage.warehouse()
+        .query("SELECT * FROM detections ORDER BY day, rank_in_day LIMIT ?", [n])
+        .to_pylist()
+    )
+
+
+def test_an_import_prints_how_each_verdict_word_was_read(lineage, tmp_path, capsys):
+    a, b = _top_detections(lineage, 2)
+    path = tmp_path / "words.csv"
+    path.write_text(f"detection_id,verdict\n{a['detection_id']},yes\n{b['detection_id']},n\n")
+    assert _aco(["review", "import", str(path), "--data", str(lineage.data)]) == 0
+    out = capsys.readouterr().out
+    assert "'yes' -> true_event  (1 row)" in out
+    assert "'n' -> false_alarm  (1 row)" in out
+
+
+def test_an_unknown_verdict_word_is_one_line_naming_the_file_and_line(lineage, tmp_path, capsys):
+    (a,) = _top_detections(lineage, 1)
+    path = tmp_path / "odd.csv"
+    path.write_text(f"detection_id,verdict\n{a['detection_id']},true\n{a['detection_id']},dunno\n")
+    assert _aco(["review", "import", str(path), "--data", str(lineage.data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "odd.csv line 3: unknown verdict 'dunno'" in err and "Traceback" not in err
+    assert _reviews(lineage, path) == []
+
+
+def test_conflicting_verdicts_from_two_files_the_latest_import_wins_and_says_so(
+    lineage, tmp_path, capsys
+):
+    (a,) = _top_detections(lineage, 1)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(f"detection_id,verdict\n{a['detection_id']},humpback\n")
+    second.write_text(f"detection_id,verdict\n{a['detection_id']},false alarm\n")
+    data = ["--data", str(lineage.data)]
+    assert _aco(["review", "import", str(first), "--reviewer", "kb", *data]) == 0
+    capsys.readouterr()
+    assert _aco(["review", "import", str(second), "--reviewer", "lm", *data]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"detection {a['detection_id']}: false_alarm (line 2) replaces true_event (humpback)" in out
+    )
+    assert "first.csv (reviewer kb" in out and "the latest import wins" in out
+    rows = (
+        lineage.warehouse()
+        .query("SELECT * FROM reviews WHERE detection_id = ?", [a["detection_id"]])
+        .to_pylist()
+    )
+    assert [(r["verdict"], r["reviewer"]) for r in rows] == [("false_alarm", "lm")]
+    # importing the first file again makes it the latest
+    assert _aco(["review", "import", str(first), "--reviewer", "kb", *data]) == 0
+    rows = (
+        lineage.warehouse()
+        .query("SELECT * FROM reviews WHERE detection_id = ?", [a["detection_id"]])
+        .to_pylist()
+    )
+    assert [(r["verdict"], r["class_name"]) for r in rows] == [("true_event", "humpback")]
+
+
+def test_two_lines_disagreeing_about_one_detection_are_refused(lineage, tmp_path):
+    (a,) = _top_detections(lineage, 1)
+    path = tmp_path / "twice.csv"
+    path.write_text(f"detection_id,verdict\n{a['detection_id']},true\n{a['detection_id']},fp\n")
+    with pytest.raises(ReviewImportError, match=r"twice.csv lines 2 and 3 give detection .* two"):
+        import_reviews(lineage.warehouse(), path, reviewer="x")
+
+
+def test_a_detection_id_that_names_another_detection_now_is_matched_by_time(lineage, tmp_path):
+    a, b = _top_detections(lineage, 2)
+    path = tmp_path / "moved.csv"  # b's time under a's id: the day was detected again since
+    path.write_text(
+        f"detection_id,Begin UTC,verdict\n{a['detection_id']},{b['start_utc'].isoformat()},ship\n"
+    )
+    report = review_commands.review_import(lineage.warehouse(), path, reviewer="x")
+    assert [r["detection_id"] for r in _reviews(lineage, path)] == [b["detection_id"]]
+    assert any("now names another detection" in n for n in report.notes)
