@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from aco_assets.day_reports import report_day
 from aco_assets.detections import detections
 from aco_assets.hydrophone import Archive
 from aco_assets.layout import DataLayout
@@ -170,9 +171,6 @@ def review_clips(
     layout, warehouse, archive = storage.layout(), storage.warehouse(), storage.archive()
     client = mlflow_resource.client()
     references: dict[int, dict] = {}
-    per_day: dict[str, int] = {}
-    shown: list[str] = []
-    kept_tables: list[str] = []
     for day in partition_days(context):
         dets = warehouse.query(
             "SELECT * FROM detections WHERE day = ? AND rank_in_day <= ? ORDER BY rank_in_day",
@@ -207,10 +205,9 @@ def review_clips(
             where="day = ?",
             params=[day],
         )
-        publish(layout.review_dir, day, directory)
+        old = publish(layout.review_dir, day, directory) or old  # an unversioned folder moves
         kept = retire(layout.review_dir, day, old, keep=pending is not None) if old else None
         if kept is not None:
-            kept_tables.append(str(kept / table_name(day)))
             context.log.warning(
                 f"{day}: the earlier Raven table holds reviewer work ({pending}); kept it with "
                 f"its clips as {kept / table_name(day)} beside the new one: import it with "
@@ -220,24 +217,44 @@ def review_clips(
             f"{day}: {len(rendered)} clips in {selections_path(layout, day)}"
             + (f" ({leftovers} folder(s) of interrupted runs removed)" if leftovers else "")
         )
-        per_day[str(day)] = len(rendered)
-        shown += [
-            thumbnail_markdown(r.thumbnail_b64, alt=d["detection_id"]) + f" {d['detection_id']} "
-            f"({d['band']}, score {d['peak_score']:.3g})"
-            for d, r in rendered[: config.thumbnails]
-        ]
-    return dg.MaterializeResult(
-        metadata={
-            "clips": sum(per_day.values()),
-            "per_day": dg.MetadataValue.json(per_day),
-            "review_dir": dg.MetadataValue.path(str(layout.review_dir)),
-            "model_versions": dg.MetadataValue.json(sorted(references)),
-            "kept_reviewed_tables": dg.MetadataValue.json(kept_tables),
-            "top_clips": dg.MetadataValue.md(
-                "\n\n".join(shown[: config.thumbnails]) or "no detections"
-            ),
-        }
-    )
+        report_day(
+            context,
+            day,
+            day_metadata(day, rendered, selections_path(layout, day), kept, config.thumbnails),
+        )
+    return dg.MaterializeResult()
+
+
+def day_metadata(
+    day: dt.date,
+    rendered: list[tuple[dict[str, Any], ReviewRender]],
+    raven: Path,
+    kept: Path | None,
+    thumbnails: int,
+) -> dict[str, Any]:
+    """The day's own clips: how many, its best ones as pictures (rank = peak score order)."""
+    shown = [
+        thumbnail_markdown(r.thumbnail_b64, alt=d["detection_id"]) + f" {d['detection_id']} "
+        f"({d['start_utc']:%H:%M:%S} UTC, {d['band']}, peak score {d['peak_score']:.3g})"
+        for d, r in rendered[:thumbnails]
+    ]
+    metadata: dict[str, Any] = {
+        "summary": dg.MetadataValue.text(
+            f"{day}: {len(rendered)} review clips (WAV + spectrogram) and a Raven table"
+            if rendered
+            else f"{day}: no detections, no clips"
+        ),
+        "clips": len(rendered),
+        "top_clips": dg.MetadataValue.md("\n\n".join(shown) or f"{day}: no detections"),
+        "raven_table": dg.MetadataValue.path(str(raven)),
+        "model_versions": dg.MetadataValue.text(
+            ", ".join(str(v) for v in sorted({int(d["model_version"]) for d, _ in rendered}))
+            or "none"
+        ),
+    }
+    if kept is not None:
+        metadata["kept_reviewed_table"] = dg.MetadataValue.path(str(kept / table_name(day)))
+    return metadata
 
 
 def _rows(

@@ -52,20 +52,24 @@ def current_dir(review_dir: Path, day: dt.date) -> Path | None:
     return link if link.is_dir() else None
 
 
-def publish(review_dir: Path, day: dt.date, folder: Path) -> None:
+def publish(review_dir: Path, day: dt.date, folder: Path) -> Path | None:
     """Point ``review/<day>`` at ``folder`` in one atomic rename (a relative symbolic link).
 
     A real ``review/<day>`` folder (written before day folders were versioned) is moved into
-    ``.versions`` first, so :func:`retire` can keep or remove it like any other.
+    ``.versions`` first, so :func:`retire` can keep or remove it like any other; returns where
+    it went (None when there was none).
     """
     link = review_dir / f"{day:%Y-%m-%d}"
+    legacy = None
     if link.is_dir() and not link.is_symlink():
-        link.rename(review_dir / VERSIONS_DIR / f"{day:%Y-%m-%d}" / f"{_stamp()}-legacy")
+        legacy = review_dir / VERSIONS_DIR / f"{day:%Y-%m-%d}" / f"{_stamp()}-legacy"
+        link.rename(legacy)
     tmp = review_dir / f".{day:%Y-%m-%d}.link-{os.getpid()}"
     if tmp.is_symlink():
         tmp.unlink()
     tmp.symlink_to(os.path.relpath(folder, review_dir), target_is_directory=True)
     os.replace(tmp, link)
+    return legacy
 
 
 def retire(review_dir: Path, day: dt.date, folder: Path, *, keep: bool) -> Path | None:
