@@ -8,7 +8,7 @@
   download bars are off.
 - :class:`StageProgress` is a logging handler for the records of a Dagster run: one line per
   step (its progress rewritten in place on a terminal, its final count and time otherwise), and
-  the step's own warnings once each.
+  the step's own warnings once each, and whom a step waits for when a pool is busy.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 OUR_PACKAGES = ("aco_assets", "ml", "orchestration", "benchmarks")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _PROGRESS = re.compile(r"^(?P<what>.+): (?P<done>\d+)/(?P<total>\d+)$")
+_BLOCKED = re.compile(r"^Step blocked by limit for pool (?P<pool>\S+)")
 _DIRS = re.compile(r"[^\s,:'\"]*/(?=[^/\s,:'\"]+)")
 
 
@@ -99,8 +101,11 @@ class StageProgress(logging.Handler):
         is rewritten in place; otherwise each step prints one line when it ends.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, pool_holders: Callable[[str], str] | None = None
+    ) -> None:
         super().__init__(level=logging.DEBUG)
+        self.pool_holders = pool_holders or (lambda pool: "another run")
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._step: str | None = None
@@ -121,6 +126,11 @@ class StageProgress(logging.Handler):
             return
         event, step = meta.get("dagster_event"), meta.get("step_key")
         if event is not None:
+            blocked = _BLOCKED.match(event.message or "")
+            if blocked and step:
+                pool = blocked["pool"]
+                self._write(f"  {step}: waiting for {self.pool_holders(pool)} holding the {pool} "
+                            "pool; Ctrl-C stops", final=True)  # fmt: skip
             self._on_event(event.event_type_value, step)
             return
         message = str(meta.get("orig_message", ""))

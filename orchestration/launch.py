@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,14 @@ import dagster as dg
 from aco_assets.layout import DataLayout
 from orchestration.console import StageProgress
 from orchestration.errors import AcoRunError
-from orchestration.recovery import DataFolderLock, fail_run, launch_tags, recover, wait_for_pools
+from orchestration.recovery import (
+    DataFolderLock,
+    fail_run,
+    launch_tags,
+    pool_holders,
+    recover,
+    wait_for_pools,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -57,6 +65,7 @@ class Launcher:
         self.lock = DataFolderLock(layout.dagster_home)
         self.repaired: list[str] = []
         self.instance: dg.DagsterInstance | None = None
+        self._current: str | None = None
 
     def __enter__(self) -> Launcher:
         from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -77,7 +86,8 @@ class Launcher:
                 working_directory=target.working_directory or str(PROJECT_ROOT),
             )
             self.repository_origin = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
-            self.progress = StageProgress()
+            self.progress = StageProgress(pool_holders=self._describe_holders)
+            _sleep_while_a_pool_is_busy()
             base_handlers = self.instance.get_handlers
             if not self.verbose:  # the run's records also reach the one-line-per-stage console
                 self.instance.get_handlers = lambda: [*base_handlers(), self.progress]
@@ -91,6 +101,11 @@ class Launcher:
             self.instance.dispose()
             self.instance = None
         self.lock.release()
+
+    def _describe_holders(self, pool: str) -> str:
+        assert self.instance is not None
+        busy = [h for h in pool_holders(self.instance) if h.pool == pool and not h.finished]
+        return ", ".join(h.describe() for h in busy if h.run_id != self._current) or "a run"
 
     def partition_bounds(self) -> tuple[dt.date, dt.date]:
         """First and last day of the daily partitions of the loaded code location."""
@@ -124,7 +139,8 @@ class Launcher:
                 "console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}
             },
         }
-        wait_for_pools(self.instance, POOLS, self.say)
+        repair = f"aco repair --data {self.layout.data_dir}"
+        wait_for_pools(self.instance, POOLS, self.say, repair=repair)
         run = self.instance.create_run_for_job(
             job_def,
             run_config=config,
@@ -132,6 +148,7 @@ class Launcher:
             remote_job_origin=RemoteJobOrigin(self.repository_origin, job_name),
             job_code_origin=recon_job.get_python_origin(),
         )
+        self._current = run.run_id
         what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
         self.say(f"{what} (run {run.run_id[:8]})")
         self.lock.describe(f"run {run.run_id[:8]} ({job_name}) of aco pipeline pid {os.getpid()}")
@@ -144,8 +161,55 @@ class Launcher:
             current = self.instance.get_run_by_id(run.run_id)
             if current is not None and not current.is_finished:
                 fail_run(self.instance, run.run_id, "the run stopped before it finished")
+        if _interrupted(outcome):  # Dagster turns Ctrl-C inside a step into a failed step
+            raise KeyboardInterrupt
         _raise_if_failed(outcome, run_id=run.run_id, job_name=job_name, data=self.layout.data_dir)
         return run.run_id
+
+
+def _sleep_while_a_pool_is_busy() -> None:
+    """Make Dagster's executor sleep between two claims of a busy pool instead of spinning.
+
+    In Dagster 1.13, ``InstanceConcurrencyContext.interval_to_next_pending_claim_check`` returns
+    ``min(0, ...)``, never a positive wait, so a step blocked by a pool re-polls the instance at
+    100 % CPU, and a Ctrl-C (deferred by Dagster's ``capture_interrupts``) waits until the slot
+    frees. Here it sleeps until the next planned claim, as the executor's backoff intends, and
+    a deferred Ctrl-C stops the run at once. Our runs wait for pools before they start
+    (:func:`orchestration.recovery.wait_for_pools`); this covers a run of the UI that takes the
+    slot in between.
+    """
+    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster._core.execution.plan.instance_concurrency_context import (
+        InstanceConcurrencyContext,
+    )
+    from dagster._utils.interrupts import pop_captured_interrupt
+
+    def interval(self) -> float:
+        if pop_captured_interrupt():  # Ctrl-C while blocked: stop now, not when the slot frees
+            raise DagsterExecutionInterruptedError()
+        if not self._pending_claims:
+            return 0.0
+        now = time.time()
+        waits = [ready_at - now for ready_at in self._pending_timeouts.values()]
+        return max(0.0, min(waits)) if waits else 1.0
+
+    InstanceConcurrencyContext.interval_to_next_pending_claim_check = interval
+
+
+INTERRUPTS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
+
+
+def _interrupted(outcome) -> bool:
+    """Whether the run ended because of Ctrl-C or SIGTERM."""
+    for event in outcome.all_events:
+        if event.event_type_value in ("RUN_CANCELED", "RUN_CANCELING"):
+            return True
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            if error.cls_name in INTERRUPTS:
+                return True
+            error = error.cause
+    return False
 
 
 def _raise_if_failed(outcome, *, run_id: str, job_name: str, data: Path) -> None:

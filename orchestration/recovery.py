@@ -195,9 +195,17 @@ def recover(instance: dg.DagsterInstance, say: Say) -> list[str]:
 
 
 def wait_for_pools(
-    instance: dg.DagsterInstance, pools: Iterable[str], say: Say, *, poll_s: float = POLL_S
+    instance: dg.DagsterInstance,
+    pools: Iterable[str],
+    say: Say,
+    *,
+    repair: str = "aco repair",
+    poll_s: float = POLL_S,
 ) -> None:
-    """Wait, sleeping, until no other run holds a slot of ``pools``; say once whom we wait for."""
+    """Wait, sleeping, until no other run holds a slot of ``pools``; say once whom we wait for.
+
+    ``repair`` is the command the message suggests for a run whose process is gone.
+    """
     pools = set(pools)
     told: set[str] = set()
     while True:
@@ -208,7 +216,7 @@ def wait_for_pools(
             if h.run_id not in told:
                 say(
                     f"waiting for {h.describe()} holding the {h.pool} pool; Ctrl-C stops. If its "
-                    f"process is gone: aco repair --fail {h.run_id}"
+                    f"process is gone: {repair} --fail {h.run_id}"
                 )
                 told.add(h.run_id)
         time.sleep(poll_s)
