@@ -26,7 +26,7 @@ import pyarrow as pa
 from aco_assets.features import FrontEndConfig
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
-from aco_assets.model_registry import log_detector, set_champion
+from aco_assets.model_registry import champion_version, log_detector, set_champion
 from aco_assets.processing import LEVEL_COLUMNS
 from aco_assets.protocol import (
     EPISODE_GAP_S,
@@ -276,7 +276,7 @@ def detector(
                 work_dir=Path(tmp),
                 registered_model_name=mlflow_resource.registered_model_name,
             )
-        passed = checks.passed
+        passed, name = checks.passed, mlflow_resource.registered_model_name
         # The alias moves only to a version that passes; the very first version becomes a
         # provisional champion (checks_passed false) so that a new archive can be scored.
         promote = passed or not _has_champion(client, mlflow_resource.registered_model_name)
@@ -331,7 +331,9 @@ def detector(
                 metadata={"n_components": fitted.config.n_components},
             ),
         ],
-        data_version=dg.DataVersion(str(version)),
+        # the champion's version: scores go stale when the champion moves, not when a
+        # version that failed its check is registered beside it
+        data_version=dg.DataVersion(str(version if promote else champion_version(client, name))),
     )
 
 
