@@ -8,15 +8,17 @@ so faults do not fill the review queue.
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from aco_assets.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
 from aco_assets.detector import detector
 from aco_assets.evaluation import energy_detector_scores
 from aco_assets.features import FrontEnd, FrontEndConfig
-from aco_assets.figures import day_spectrogram, markdown_image, png_bytes
+from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, sparkline_markdown
 from aco_assets.model_registry import LoadedDetector, load_champion
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
@@ -99,54 +101,108 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
     pool="duckdb",
     group_name="detect",
     kinds={"duckdb", "pytorch"},
-    check_specs=[dg.AssetCheckSpec("anomaly_rate_in_band", asset="anomaly_scores")],
+    check_specs=[
+        day_check_spec(
+            "anomaly_rate_in_band",
+            "anomaly_scores",
+            "At most 25 % of the day's windows are anomalous (WARN above; "
+            "AnomalyScoresConfig.max_anomaly_rate): more means a miscalibrated threshold or a "
+            "broken day. One result per UTC day.",
+        )
+    ],
 )
 def anomaly_scores(
     context: dg.AssetExecutionContext,
     config: AnomalyScoresConfig,
     storage: StorageResource,
     mlflow_resource: MlflowResource,
-) -> dg.MaterializeResult:
+) -> Iterator:
     """Score every window of each day with the champion model; one transaction per day."""
     layout, warehouse = storage.layout(), storage.warehouse()
     model = load_champion(
         mlflow_resource.client(), mlflow_resource.registered_model_name, cache_dir=layout.models_dir
     )
     context.log.info(f"scoring with model version {model.version}")
-    n_windows = n_anomalous = 0
-    last = None
+    checks: dict[dt.date, DayCheck] = {}
     for day in partition_days(context):
         table = score_day(warehouse, layout.features_path(day), model, day)
         warehouse.replace_rows("anomaly_scores", table, where="day = ?", params=[day])
-        n_windows += table.num_rows
-        if table.num_rows:
-            n_anomalous += int(np.sum(table["is_anomaly"].to_numpy(zero_copy_only=False)))
-            last = (day, table)
-    rate = n_anomalous / n_windows if n_windows else 0.0
-    metadata = {
-        "model_version": model.version,
-        "windows": n_windows,
-        "anomalous_windows": n_anomalous,
-        "anomaly_rate": dg.MetadataValue.float(rate),
-        "threshold": dg.MetadataValue.float(float(model.detector.threshold)),
-    }
-    if last is not None:
-        metadata["day_scores"] = dg.MetadataValue.md(_picture(layout, model, *last))
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="anomaly_rate_in_band",
-                passed=n_windows == 0 or rate <= config.max_anomaly_rate,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "anomaly_rate": rate,
-                    "max": config.max_anomaly_rate,
-                    "rho": model.detector.rho,
-                },
-            )
-        ],
+        report_day(context, day, day_metadata(layout, model, day, table))
+        checks[day] = anomaly_rate_in_band(day, table, config.max_anomaly_rate, model)
+    yield from day_results(
+        context,
+        {"anomaly_rate_in_band": checks},
         data_version=dg.DataVersion(f"model-{model.version}"),
+    )
+
+
+def _counts(table: pa.Table) -> tuple[int, int, int]:
+    """(windows, anomalous windows, quality-flagged windows) of a day's rows."""
+    if not table.num_rows:
+        return 0, 0, 0
+    flags = np.asarray(table["is_anomaly"].to_numpy(zero_copy_only=False), bool)
+    quality = np.asarray(table["quality_flag"].to_numpy(zero_copy_only=False), bool)
+    return table.num_rows, int(flags.sum()), int(quality.sum())
+
+
+def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> dict:
+    """The day's own counts (windows, anomalous, rate in %), its score line and its picture."""
+    n, anomalous, flagged = _counts(table)
+    threshold = sig(float(model.detector.threshold))
+    rate = pct(anomalous / n, digits=2) if n else 0.0
+    metadata = {
+        "summary": dg.MetadataValue.text(
+            f"{day}: {anomalous} of {n} windows anomalous ({rate} %), {flagged} flagged as data "
+            f"faults; model version {model.version}, threshold {threshold:g}"
+            if n
+            else f"{day}: no windows to score (no spectrogram windows on this day)"
+        ),
+        "windows": n,
+        "anomalous_windows": anomalous,
+        "anomaly_rate_pct": rate,
+        "quality_flagged_windows": flagged,
+        "model_version": model.version,
+        "threshold": threshold,
+    }
+    if n:
+        metadata["scores"] = dg.MetadataValue.md(_score_line(day, table, threshold))
+        metadata["day_scores"] = dg.MetadataValue.md(_picture(layout, model, day, table))
+    return metadata
+
+
+def _score_line(day: dt.date, table: pa.Table, threshold: float) -> str:
+    """The highest score of each half hour of the day (00-24 UTC), the threshold in red."""
+    starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[s]")
+    half_hour = ((starts - np.datetime64(day, "s")).astype(np.int64) // 1800).clip(0, 47)
+    scores = np.asarray(table["score"].to_numpy(zero_copy_only=False), float)
+    peaks = np.full(48, -np.inf)
+    ok = np.isfinite(scores)
+    np.maximum.at(peaks, half_hour[ok], scores[ok])
+    peaks[~np.isfinite(peaks)] = np.nan
+    return sparkline_markdown(
+        peaks,
+        threshold=threshold,
+        alt=f"{day}: highest score per half hour, 00-24 UTC; red: threshold",
+    )
+
+
+def anomaly_rate_in_band(
+    day: dt.date, table: pa.Table, max_rate: float, model: LoadedDetector
+) -> DayCheck:
+    """At most ``max_rate`` of the day's windows are anomalous (WARN above)."""
+    n, anomalous, _ = _counts(table)
+    rate = anomalous / n if n else 0.0
+    return DayCheck(
+        n == 0 or rate <= max_rate,
+        f"{day}: {anomalous} of {n} windows anomalous ({pct(rate, digits=2)} %, at most "
+        f"{pct(max_rate)} % wanted)"
+        if n
+        else f"{day}: no windows scored",
+        {
+            "anomaly_rate_pct": pct(rate, digits=2),
+            "max_pct": pct(max_rate),
+            "rho": sig(float(model.detector.rho)),
+        },
     )
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.anomaly_scores import anomaly_scores
+from aco_assets.day_reports import report_day
 from aco_assets.features import FrontEnd, FrontEndConfig, band_label
+from aco_assets.figures import status_strip_markdown
 from aco_assets.model_registry import load_version
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.protocol import EPISODE_GAP_S, episode_bounds
@@ -95,8 +97,6 @@ def detections(
     layout, warehouse = storage.layout(), storage.warehouse()
     client = mlflow_resource.client()
     models: dict[int, object] = {}
-    per_day: dict[str, int] = {}
-    top: list[dict] = []
     for day in partition_days(context):
         scores = warehouse.query(
             "SELECT s.*, w.offset_s FROM anomaly_scores s JOIN windows w USING (day, window_index) "
@@ -128,16 +128,44 @@ def detections(
                     "model_version", pa.array([version] * table.num_rows, pa.int32())
                 )
         warehouse.replace_rows("detections", table, where="day = ?", params=[day])
-        per_day[str(day)] = table.num_rows
-        top += table.slice(0, 3).to_pylist() if table.num_rows else []
-    top.sort(key=lambda r: -r["peak_score"])
-    return dg.MaterializeResult(
-        metadata={
-            "detections": sum(per_day.values()),
-            "per_day": dg.MetadataValue.json(per_day),
-            "model_versions": dg.MetadataValue.json(sorted(models)),
-            "top": dg.MetadataValue.md(_top_md(top[:10])),
-        }
+        report_day(context, day, day_metadata(day, table.to_pylist() if table.num_rows else []))
+    return dg.MaterializeResult()
+
+
+def day_metadata(day: dt.date, rows: list[dict]) -> dict:
+    """The day's own alarms: how many, how long, when (a timeline drawn inline), the top ten."""
+    minutes = sum((r["end_utc"] - r["start_utc"]).total_seconds() for r in rows) / 60
+    versions = sorted({int(r["model_version"]) for r in rows})
+    if rows:
+        best = rows[0]
+        summary = (
+            f"{day}: {len(rows)} detections, {minutes:.1f} min in all; top {best['detection_id']} "
+            f"at {best['start_utc']:%H:%M:%S} UTC, {best['band']}, peak score {best['peak_score']:.3g}"
+        )
+    else:
+        summary = f"{day}: no detections"
+    metadata = {
+        "summary": dg.MetadataValue.text(summary),
+        "detections": len(rows),
+        "detection_min": round(minutes, 2),
+        "model_versions": dg.MetadataValue.text(", ".join(map(str, versions)) or "none"),
+    }
+    if rows:
+        metadata["timeline"] = dg.MetadataValue.md(_timeline(day, rows))
+        metadata["top"] = dg.MetadataValue.md(_top_md(rows[:10]))
+    return metadata
+
+
+def _timeline(day: dt.date, rows: list[dict]) -> str:
+    """The day's minutes (00-24 UTC), red where a detection runs."""
+    codes = np.zeros(1440, np.int64)
+    midnight = dt.datetime.combine(day, dt.time())
+    for r in rows:
+        first = int((r["start_utc"] - midnight).total_seconds() // 60)
+        last = int((r["end_utc"] - midnight).total_seconds() // 60)
+        codes[max(first, 0) : min(last, 1439) + 1] = 1
+    return status_strip_markdown(
+        codes, ("#eeeeee", "#d62728"), alt=f"detections of {day}, 00-24 UTC (red)"
     )
 
 

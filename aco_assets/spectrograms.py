@@ -8,6 +8,7 @@ row i = ``window_index`` i) with a JSON sidecar holding the front-end config, an
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -15,8 +16,9 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from aco_assets.day_reports import DayCheck, day_check_spec, day_results, report_day
 from aco_assets.features import FrontEnd, FrontEndConfig
-from aco_assets.figures import day_spectrogram, markdown_image, png_bytes
+from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, status_strip_markdown
 from aco_assets.partitions import daily_partitions, partition_days, progress_logger
 from aco_assets.processing import FileWindows, file_windows, map_files, misfiled_windows
 from aco_assets.raw_files import raw_files
@@ -96,11 +98,18 @@ def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, p
     group_name="ingest",
     kinds={"duckdb", "numpy"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    check_specs=[dg.AssetCheckSpec("features_are_finite", asset="spectrograms")],
+    check_specs=[
+        day_check_spec(
+            "features_are_finite",
+            "spectrograms",
+            "Every feature value of the day's windows is finite: no NaN or inf reaches the "
+            "detector. One result per UTC day.",
+        )
+    ],
 )
 def spectrograms(
     context: dg.AssetExecutionContext, config: SpectrogramsConfig, storage: StorageResource
-) -> dg.MaterializeResult:
+) -> Iterator:
     """Log-frequency spectrogram windows of every file of the day (gaps and faults excluded and
     counted), feature arrays on disk and one DuckDB row per window."""
     archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
@@ -121,14 +130,11 @@ def spectrograms(
     for day in days:  # misfiled entries: no windows, one quality issue each
         shape = front_end.feature_shape
         results_of[day] += [misfiled_windows(m, archive.root, shape) for m in archive.misfiled(day)]
-    totals = {"windows": 0, "valid": 0, "issues": 0, "unreadable_files": 0}
-    finite = True
-    last = None
+    checks: dict[dt.date, DayCheck] = {}
     for day in days:
         features, windows, issues = _day_tables(day, results_of[day])
         if features is None:
             features = np.zeros((0, *front_end.feature_shape), np.float32)
-        finite &= bool(np.isfinite(features).all())
         save_day_features(layout.features_path(day), features, front_end.config)
         warehouse.replace_many(
             [
@@ -136,29 +142,74 @@ def spectrograms(
                 ("quality_issues", issues, "day = ?", [day]),
             ]
         )
-        totals["windows"] += windows.num_rows
-        totals["valid"] += sum(windows["valid"].to_pylist()) if windows.num_rows else 0
-        totals["issues"] += issues.num_rows
-        totals["unreadable_files"] += sum(r.error is not None for r in results_of[day])
-        if windows.num_rows:
-            last = (day, features, windows)
+        unreadable = sum(r.error is not None for r in results_of[day])
+        report_day(
+            context,
+            day,
+            day_metadata(front_end, day, features, windows, issues, unreadable, layout),
+        )
+        checks[day] = features_are_finite(day, features)
+    yield from day_results(context, {"features_are_finite": checks})
+
+
+def day_metadata(front_end, day, features, windows: pa.Table, issues: pa.Table, unreadable, layout):
+    """The day's own window counts, hours of audio, a strip of its windows and its spectrogram."""
+    n = windows.num_rows
+    valid = int(sum(windows["valid"].to_pylist())) if n else 0
+    hours = n * front_end.config.window_s / 3600
     metadata = {
-        **{k: int(v) for k, v in totals.items()},
-        "invalid_windows": totals["windows"] - totals["valid"],
-        "feature_shape": str(front_end.feature_shape),
-        "features_dir": dg.MetadataValue.path(str(layout.features_dir)),
+        "summary": dg.MetadataValue.text(
+            f"{day}: {n} windows of {front_end.config.window_s:g} s ({hours:.2f} h of audio), "
+            f"{valid} valid, {n - valid} invalid; {issues.num_rows} quality issues; "
+            f"{unreadable} unreadable files"
+            if n
+            else f"{day}: no windows (no readable files)"
+        ),
+        "windows": n,
+        "valid_windows": valid,
+        "invalid_windows": n - valid,
+        "audio_h": round(hours, 3),
+        "quality_issues": issues.num_rows,
+        "unreadable_files": int(unreadable),
     }
-    if last is not None:
-        metadata["day_spectrogram"] = dg.MetadataValue.md(_picture(front_end, *last))
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="features_are_finite",
-                passed=finite,
-                metadata={"windows": totals["windows"]},
-            )
-        ],
+    if n:
+        metadata["windows_strip"] = dg.MetadataValue.md(_windows_strip(day, windows))
+        metadata["day_spectrogram"] = dg.MetadataValue.md(
+            _picture(front_end, day, features, windows)
+        )
+    metadata["feature_shape"] = str(front_end.feature_shape)
+    metadata["features_file"] = dg.MetadataValue.path(str(layout.features_path(day)))
+    return metadata
+
+
+def _windows_strip(day: dt.date, windows: pa.Table) -> str:
+    """The day's 288 five-minute slots: green with valid windows, yellow with invalid only."""
+    starts = np.array(windows["window_start"].to_pylist(), dtype="datetime64[s]")
+    slot = ((starts - np.datetime64(day, "s")).astype(np.int64) // 300).clip(0, 287)
+    valid = np.asarray(windows["valid"].to_pylist(), dtype=bool)
+    codes = np.zeros(288, np.int64)
+    np.maximum.at(codes, slot[~valid], 2)
+    codes[slot[valid]] = 1
+    return status_strip_markdown(
+        codes,
+        ("#d9d9d9", "#2a9d8f", "#e9c46a"),
+        alt=f"windows of {day}, 00-24 UTC: green valid, yellow invalid only, grey none",
+    )
+
+
+def features_are_finite(day: dt.date, features: np.ndarray) -> DayCheck:
+    """Every feature value of the day is finite (no NaN or inf reaches the model)."""
+    bad = int((~np.isfinite(features)).any(axis=tuple(range(1, features.ndim))).sum())
+    what = (
+        f"all {len(features)} windows finite"
+        if not bad
+        else f"{bad} of {len(features)} windows hold NaN or inf"
+    )
+    return DayCheck(
+        not bad,
+        f"{day}: {what}",
+        {"windows": len(features), "non_finite_windows": bad},
+        severity=dg.AssetCheckSeverity.ERROR,
     )
 
 
