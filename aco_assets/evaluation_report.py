@@ -44,7 +44,8 @@ from aco_assets.evaluation import (
     window_labels,
     window_metrics,
 )
-from aco_assets.figures import markdown_image, png_bytes
+from aco_assets.evaluation_summary import alarms_figure, alarms_per_day, headline
+from aco_assets.figures import markdown_image, png_bytes, sparkline_markdown
 from aco_assets.layout import DataLayout
 from aco_assets.model_evaluation import evaluate_version, fault_findings
 from aco_assets.protocol import TimeSplit, episode_bounds, unit_keys, utc_micros
@@ -271,7 +272,20 @@ def evaluation(
             "value": production.num_rows / max(days, 1),
         }
     )
-    metadata: dict[str, Any] = {"model_version": version, "windows": windows.num_rows, "days": days}
+    per_day = alarms_per_day(warehouse, version)
+    metadata: dict[str, Any] = {
+        "summary": dg.MetadataValue.text(""),  # filled in below: the first row of the page
+        "alarms": dg.MetadataValue.md(
+            sparkline_markdown(
+                np.array([n for _, n in per_day], float),
+                alt=f"model v{version}: detections per day, {len(per_day)} days in time order",
+            )
+        ),
+        "model_version": version,
+        "windows": windows.num_rows,
+        "days": days,
+        "alarms_per_day": round(production.num_rows / max(days, 1), 2),
+    }
     catalog_path = layout.archive_root / "catalog.parquet"
     has_faults = (layout.archive_root / FAULTS_NAME).exists()
     if catalog_path.exists() and windows.num_rows:
@@ -291,6 +305,7 @@ def evaluation(
         figures = _figures(
             results, matches, version, config.max_fpr, evaluation_dir(layout, version)
         )
+        figures["alarms_per_day"] = alarms_figure(per_day, version, evaluation_dir(layout, version))
         metadata["methods"] = dg.MetadataValue.md(methods_markdown(rows, config.max_fpr))
         metadata["figures"] = dg.MetadataValue.md(
             "\n\n".join(markdown_image(p, n) for n, p in figures.items())
@@ -308,6 +323,15 @@ def evaluation(
             metadata["yardstick"] = dg.MetadataValue.path(str(path))
     else:
         context.log.info(f"no ground truth at {catalog_path}: only alarm and review metrics")
+        if per_day:
+            metadata["figures"] = dg.MetadataValue.md(
+                markdown_image(
+                    alarms_figure(per_day, version, evaluation_dir(layout, version)),
+                    "alarms_per_day",
+                )
+            )
+            metadata["figures_dir"] = dg.MetadataValue.path(str(evaluation_dir(layout, version)))
+    metadata["summary"] = dg.MetadataValue.text(headline(version, days, production.num_rows, rows))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     table = pa.Table.from_pylist(
         [{**r, "model_version": version, "evaluated_at": now} for r in rows]

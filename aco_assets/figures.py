@@ -94,7 +94,8 @@ def bar_counts(labels: Sequence[str], counts: Sequence[float], *, title: str) ->
     fig, ax = plt.subplots(figsize=(6, 2.5))
     positions = np.arange(len(labels))
     ax.bar(positions, list(counts), color="steelblue")
-    ax.set_xticks(positions, [str(label) for label in labels])
+    step = max(1, len(labels) // 30)  # at most about 30 tick labels
+    ax.set_xticks(positions[::step], [str(label) for label in labels][::step])
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     return fig
@@ -174,8 +175,8 @@ def sparkline_markdown(
             lo, hi = min(lo, threshold), max(hi, threshold)
         span = (hi - lo) or 1.0
 
-        def y(v: float) -> int:
-            return round(19 - 19 * (v - lo) / span)
+        def y(v: float, lo: float = lo, span: float = span) -> int:
+            return round(19 - 19 * (v - lo) / span)  # 0 at the top of the 20-unit box
 
         segments, current = [], []
         for i, v in enumerate(values):

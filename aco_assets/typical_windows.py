@@ -14,6 +14,7 @@ from typing import Literal
 
 import dagster as dg
 
+from aco_assets.day_reports import pct
 from aco_assets.figures import bar_counts, markdown_image, png_bytes
 from aco_assets.resources import StorageResource
 from aco_assets.spectrograms import spectrograms
@@ -76,7 +77,14 @@ def catalog_path(archive_root: Path) -> Path | None:
     group_name="model",
     kinds={"duckdb"},
     check_specs=[
-        dg.AssetCheckSpec("enough_typical_windows", asset="typical_windows", blocking=True)
+        dg.AssetCheckSpec(
+            "enough_typical_windows",
+            asset="typical_windows",
+            blocking=True,
+            description="The selection holds at least min_typical_windows windows (500 by "
+            "default); fewer fails with ERROR and blocks training the detector. Widen the rules "
+            "(evening hours, months) or process more days.",
+        )
     ],
 )
 def typical_windows(
@@ -106,10 +114,15 @@ def typical_windows(
         contamination = _contamination(con, catalog_path(layout.archive_root))
     context.log.info(f"{n_selected} typical windows of {n_valid} valid")
     metadata = {
+        "summary": dg.MetadataValue.text(
+            f"{n_selected} typical windows of {n_valid} valid "
+            f"({pct(n_selected / n_valid if n_valid else 0.0)} %), rules: {config.combine} of "
+            f"HST evening hours {config.evening_hours_hst} / months {config.low_traffic_months}"
+        ),
         "selection_id": selection_id,
         "n_typical": n_selected,
         "n_valid_windows": n_valid,
-        "typical_share": dg.MetadataValue.float(n_selected / n_valid if n_valid else 0.0),
+        "typical_pct": pct(n_selected / n_valid if n_valid else 0.0, digits=2),
         "per_rule": dg.MetadataValue.json(per_rule),
         "per_month": dg.MetadataValue.md(
             "| month | typical windows |\n|---|---|\n"
@@ -131,7 +144,7 @@ def typical_windows(
             )
         )
     if contamination is not None:
-        metadata["catalog_contamination"] = dg.MetadataValue.float(contamination)
+        metadata["catalog_contamination_pct"] = pct(contamination, digits=2)
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[enough_typical_windows(n_selected, minimum=config.min_typical_windows)],
