@@ -14,6 +14,7 @@ origins, ``create_run_for_job`` with a remote origin and ``execute_run``. Checke
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -88,9 +89,10 @@ class Launcher:
             self.repository_origin = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
             self.progress = StageProgress(pool_holders=self._describe_holders)
             _sleep_while_a_pool_is_busy()
+            # the run's records also reach the one-line-per-stage console, and Ctrl-C stops it
             base_handlers = self.instance.get_handlers
-            if not self.verbose:  # the run's records also reach the one-line-per-stage console
-                self.instance.get_handlers = lambda: [*base_handlers(), self.progress]
+            ours = [StopOnInterrupt()] + ([] if self.verbose else [self.progress])
+            self.instance.get_handlers = lambda: [*base_handlers(), *ours]
         except BaseException:
             self.__exit__()
             raise
@@ -157,10 +159,9 @@ class Launcher:
         except BaseException:
             fail_run(self.instance, run.run_id, "interrupted (Ctrl-C or SIGTERM)")
             raise
-        finally:  # a run that did not finish must not keep its pool slots
-            current = self.instance.get_run_by_id(run.run_id)
-            if current is not None and not current.is_finished:
-                fail_run(self.instance, run.run_id, "the run stopped before it finished")
+        finally:
+            # a run that ended keeps no pool slot (Dagster leaves an interrupted step's claimed)
+            fail_run(self.instance, run.run_id, "the run stopped before it finished")
         if _interrupted(outcome):  # Dagster turns Ctrl-C inside a step into a failed step
             raise KeyboardInterrupt
         _raise_if_failed(outcome, run_id=run.run_id, job_name=job_name, data=self.layout.data_dir)
@@ -199,17 +200,37 @@ def _sleep_while_a_pool_is_busy() -> None:
 INTERRUPTS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
 
 
+def _is_interrupt(event) -> bool:
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None:
+        if error.cls_name in INTERRUPTS:
+            return True
+        error = error.cause
+    return False
+
+
 def _interrupted(outcome) -> bool:
     """Whether the run ended because of Ctrl-C or SIGTERM."""
-    for event in outcome.all_events:
-        if event.event_type_value in ("RUN_CANCELED", "RUN_CANCELING"):
-            return True
-        error = getattr(event.event_specific_data, "error", None)
-        while error is not None:
-            if error.cls_name in INTERRUPTS:
-                return True
-            error = error.cause
-    return False
+    return any(
+        e.event_type_value in ("RUN_CANCELED", "RUN_CANCELING") or _is_interrupt(e)
+        for e in outcome.all_events
+    )
+
+
+class StopOnInterrupt(logging.Handler):
+    """Stop the run when Dagster would retry a step that Ctrl-C or SIGTERM interrupted.
+
+    Dagster applies a step's ``RetryPolicy`` to interrupts (a preempted pod comes back); for a
+    command in a terminal, Ctrl-C means stop. Raised from the retry event's log call, the
+    ``KeyboardInterrupt`` ends the run in the executor, which records it as interrupted.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is not None and event.event_type_value == "STEP_UP_FOR_RETRY":
+            if _is_interrupt(event):
+                raise KeyboardInterrupt
 
 
 def _raise_if_failed(outcome, *, run_id: str, job_name: str, data: Path) -> None:
