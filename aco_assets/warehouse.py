@@ -60,6 +60,7 @@ Write = tuple[str, pa.Table, str, Sequence[object]]
 
 _READERS: dict[tuple[int, Path], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
 _READERS_LOCK = threading.Lock()
+_MAX_READERS = 4  # data folders whose reader stays open in one process
 
 
 def _quote(text: str) -> str:
@@ -257,13 +258,15 @@ class Warehouse:
         statements = [s for s in self.view_statements() if s.startswith("CREATE")]
         key = (os.getpid(), self.tables_dir)
         with _READERS_LOCK:
-            con, made = _READERS.get(key, (None, None))
+            con, made = _READERS.pop(key, (None, None))
             if con is None:
                 con = duckdb.connect()
             if made != statements:
                 for sql in statements + comment_statements("VIEW"):
                     con.execute(sql)
-                _READERS[key] = (con, statements)
+            _READERS[key] = (con, statements)  # the newest last
+            while len(_READERS) > _MAX_READERS:
+                _READERS.pop(next(iter(_READERS)))[0].close()
             return con
 
     def view_statements(self) -> list[str]:
@@ -283,6 +286,8 @@ class Warehouse:
             if self._has_old_tables():
                 self._ensure_views(wait=True)  # moves them into files before anything is written
         self.tables_dir.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:  # every view reads its files from the start, however few there are
+            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
 
     def _has_old_tables(self) -> bool:
         """``aco.duckdb`` holds tables of the layout before Parquet (True also if unreadable)."""
@@ -345,8 +350,8 @@ class Warehouse:
             else:
                 return con
             message = (
-                f"{self.path} is held open by {holder}, so its views cannot be updated: "
-                "close that client (query `aco snapshot`'s copy for long sessions)"
+                f"{self.path} is held open by {holder}, so its views cannot be updated "
+                "(new columns, a moved data folder): close that client"
             )
             if time.monotonic() >= deadline:
                 if wait:
@@ -387,7 +392,9 @@ class Warehouse:
             raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
         tmp = target.with_suffix(".tmp.duckdb")
         tmp.unlink(missing_ok=True)
-        with self.connect(read_only=True) as con:
+        self._ensure_views(wait=False)
+        con = self._memory_connection(whole_tables=())
+        try:
             con.execute(f"ATTACH {_quote(str(tmp))} AS snap")
             for table in TABLES:
                 con.execute(f'CREATE TABLE snap."{table.name}" AS SELECT * FROM "{table.name}"')
@@ -398,6 +405,8 @@ class Warehouse:
                 con.execute(sql)
             con.execute("USE memory")
             con.execute("DETACH snap")
+        finally:
+            con.close()
         tmp.replace(target)
         return target
 

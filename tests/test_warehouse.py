@@ -53,7 +53,8 @@ import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
 for _ in range(2):
     rows = con.sql("SELECT day, count(*), max(file) FROM windows GROUP BY day ORDER BY day").fetchall()
-    print(repr([(str(d), n, f) for d, n, f in rows]), flush=True)
+    versions = con.sql("SELECT model_version FROM model_versions").fetchall()
+    print(repr([(str(d), n, f) for d, n, f in rows] + versions), flush=True)
     sys.stdin.readline()
 """
 
@@ -67,13 +68,15 @@ def test_a_reader_holding_the_duckdb_file_neither_blocks_a_day_write_nor_sees_ha
         # the reader holds aco.duckdb open while both days are written (lock_timeout_s=5)
         warehouse.replace_rows("windows", windows(DAY1, 7, "b"), where="day = ?", params=[DAY1])
         warehouse.replace_rows("windows", windows(DAY2, 3), where="day = ?", params=[DAY2])
+        with warehouse.transaction() as con:  # a table's first rows, while the reader holds on
+            con.execute("INSERT INTO model_versions (model_version) VALUES (1)")
         reader.stdin.write("\n")
         reader.stdin.flush()
         seen = reader.stdout.readline().strip()
     finally:
         reader.stdin.close()
         reader.wait(timeout=30)
-    assert seen == "[('2016-02-14', 7, 'b'), ('2016-02-15', 3, 'a.HYD24BBpk')]"
+    assert seen == "[('2016-02-14', 7, 'b'), ('2016-02-15', 3, 'a.HYD24BBpk'), (1,)]"
 
 
 def test_rewriting_a_day_replaces_its_rows_exactly_once(warehouse):
