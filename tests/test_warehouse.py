@@ -17,8 +17,15 @@ import pyarrow as pa
 import pytest
 
 from aco_assets.warehouse import Warehouse, WarehouseBusyError, WarehouseSchemaError
-from aco_assets.warehouse_files import FileLock
-from aco_assets.warehouse_schema import TABLES, VIEWS
+from aco_assets.warehouse_files import (
+    FileLock,
+    conform,
+    ensure_table,
+    partition_file,
+    table_sql,
+    write_atomic,
+)
+from aco_assets.warehouse_schema import TABLES, VIEWS, Column, Table
 from tests.warehouse_rows import windows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,7 +225,14 @@ def test_the_whole_tables_change_in_a_transaction_and_nothing_on_error(warehouse
 HOLDER = """
 import sys
 from pathlib import Path
-from aco_assets.warehouse_files import FileLock
+from aco_assets.warehouse_files import (
+    FileLock,
+    conform,
+    ensure_table,
+    partition_file,
+    table_sql,
+    write_atomic,
+)
 with FileLock(Path(sys.argv[1]), exclusive=True, timeout_s=5):
     print("held", flush=True)
     sys.stdin.readline()
@@ -285,3 +299,18 @@ def test_a_warehouse_of_the_older_single_file_layout_is_moved_into_files(tmp_pat
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM windows").fetchall() == [(5,)]
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)]
+
+
+def test_a_newly_declared_column_reaches_the_files_written_before(tmp_path):
+    day_col = Column("day", "DATE", "UTC day", not_null=True)
+    before = Table("scores", "t", (day_col, Column("score", "DOUBLE", "s")), "day")
+    after = Table("scores", "t", (*before.columns, Column("score_1s", "DOUBLE", "new")), "day")
+    ensure_table(tmp_path, before, timeout_s=5)
+    for day, score in ((DAY1, 1.0), (DAY2, 2.0)):
+        rows = conform(before, pa.table({"score": [score]}), day=day)
+        write_atomic(partition_file(tmp_path, before, day), rows)
+    ensure_table(tmp_path, after, timeout_s=5)
+    rows = conform(after, pa.table({"score": [3.0], "score_1s": [0.5]}), day=DAY2)
+    write_atomic(partition_file(tmp_path, after, DAY2), rows)
+    got = duckdb.sql(f"SELECT * FROM ({table_sql(tmp_path, after)}) ORDER BY day").fetchall()
+    assert got == [(DAY1, 1.0, None), (DAY2, 3.0, 0.5)]
