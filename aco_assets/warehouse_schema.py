@@ -119,8 +119,8 @@ TABLES: tuple[Table, ...] = (
     Table("quality_issues", "One row per data-quality problem (kept out of the anomalies).", (
         DAY,
         _c("file", "VARCHAR", "archive file of the problem (relative path)", not_null=True),
-        _c("kind", "VARCHAR", "gap, dropout, clipping, dc_step, timing_jump, unreadable or a "
-           "file fault kind", not_null=True),
+        _c("kind", "VARCHAR", "gap, dropout, clipping, dc_step, timing_jump, unreadable, "
+           "misfiled or a file fault kind", not_null=True),
         _c("start_utc", "TIMESTAMP", "start of the problem (UTC; NULL for a whole-file fault)"),
         _c("end_utc", "TIMESTAMP", "end of the problem (UTC; NULL for a whole-file fault)"),
         _c("detail", "VARCHAR", "what was found, in words"),
