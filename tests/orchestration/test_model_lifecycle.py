@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from aco_assets.anomaly_scores import anomaly_scores
@@ -63,7 +64,7 @@ def test_a_retrained_version_becomes_champion_only_when_its_check_passes_and_sta
 
     with dg.instance_for_test() as instance:
 
-        def status() -> dg.StaleStatus:
+        def status() -> StaleStatus:
             resolver = get_stale_status_resolver(instance, [detector, anomaly_scores])
             return resolver.get_status(anomaly_scores.key, key)
 
@@ -76,13 +77,13 @@ def test_a_retrained_version_becomes_champion_only_when_its_check_passes_and_sta
         # version 2 passes: the alias moves, and the scores of version 1 are stale
         assert _train(resources, instance, PASSES)["threshold_is_sane"] is True
         assert champion_version(client, "aco-detector") == 2 and champions() == [2]
-        assert status() == dg.StaleStatus.STALE
+        assert status() == StaleStatus.STALE
         score()
-        assert _scored_versions(data, day) == {2} and status() == dg.StaleStatus.FRESH
+        assert _scored_versions(data, day) == {2} and status() == StaleStatus.FRESH
         # version 3 fails its check: the champion stays version 2, and so do its scores
         assert _train(resources, instance, FAILS)["threshold_is_sane"] is False
         assert champion_version(client, "aco-detector") == 2 and champions() == [2]
-        assert status() == dg.StaleStatus.FRESH
+        assert status() == StaleStatus.FRESH
 
 
 def test_a_copied_data_folder_scores_with_its_champion_once_the_original_is_gone(lineage, tmp_path):
