@@ -1,11 +1,11 @@
 """A quiet console for the `aco` command: one line per stage, each fault once, our warnings only.
 
-- :func:`configure` sets up logging for a command: our packages log at INFO (DEBUG with ``-v``),
-  libraries at WARNING; each distinct warning line is shown once (the codec reports a file's
-  fault when it is inventoried and again when its features are computed); warnings raised by
-  libraries (MLflow's type-hint hint, Dagster's beta notices) go to the ``py.warnings`` logger at
-  DEBUG, shown with ``-v``, while warnings of our own code stay on the console; MLflow's
-  download bars are off.
+- :func:`configure` sets up logging for a command: warnings and errors only (everything with
+  ``-v``), since each command prints what it did; each distinct warning line is shown once (the
+  codec reports a file's fault when it is inventoried and again when its features are
+  computed); warnings raised by libraries (MLflow's type-hint hint, Dagster's beta notices) go
+  to the ``py.warnings`` logger at DEBUG, shown with ``-v``, while warnings of our own code stay
+  on the console; MLflow's download bars and its own log lines are off (its errors show).
 - :class:`StageProgress` is a logging handler for the records of a Dagster run: one line per
   step (its progress rewritten in place on a terminal, its final count and time otherwise), and
   the step's own warnings once each, and whom a step waits for when a pool is busy.
@@ -79,13 +79,15 @@ def configure(*, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for name in OUR_PACKAGES:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
-    # libraries that install their own handlers (MLflow prints INFO lines of its database setup)
-    for name in ("mlflow", "alembic"):
-        lib = logging.getLogger(name)
-        lib.setLevel(logging.DEBUG if verbose else logging.WARNING)
-        if not verbose:
+    for name in OUR_PACKAGES:  # their INFO lines (a model saved, a gap found) are for -v
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        # MLflow installs its own handlers at import (INFO lines of its database setup, a
+        # CloudPickle notice per logged model) unless told not to; its errors still show
+        os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+        for name in ("mlflow", "alembic"):
+            lib = logging.getLogger(name)
+            lib.setLevel(logging.ERROR)
             lib.handlers[:] = []
             lib.propagate = True
     warnings.showwarning = _show_warning

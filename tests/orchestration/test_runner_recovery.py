@@ -39,23 +39,28 @@ def _claimed_by(instance: dg.DagsterInstance, pool: str = "duckdb") -> set[str]:
     return instance.event_log_storage.get_concurrency_info(pool).active_run_ids
 
 
+def _holding_the_pool(pipeline: Aco, instance: dg.DagsterInstance) -> str:
+    """Wait until the pipeline's run holds the duckdb pool (a step is running); its run id."""
+    deadline = time.monotonic() + 600
+    while not (held := _claimed_by(instance)):
+        assert pipeline.proc.poll() is None, f"the run ended too soon:\n{pipeline.stderr}"
+        assert time.monotonic() < deadline, f"the run never took the pool:\n{pipeline.stderr}"
+        time.sleep(0.05)
+    (run_id,) = held
+    return run_id
+
+
 @pytest.fixture(scope="module")
 def killed_then_rerun(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
     """A pipeline killed (SIGKILL) while its run holds the duckdb pool, then run again over the
     archive's days and the day after them (a day without files)."""
     data = tmp_path_factory.mktemp("killed") / "data"
-    doomed = Aco(*_pipeline(synthetic_archive, data))
-    line = doomed.wait_for_line("ingest_job")
-    run_id = line.split("(run ")[1].rstrip(")")
-    with data_instance(data) as instance:
-        deadline = time.monotonic() + 600
-        while not any(r.startswith(run_id) for r in _claimed_by(instance)):
-            assert doomed.proc.poll() is None, f"the run ended before the kill:\n{doomed.stderr}"
-            assert time.monotonic() < deadline, f"the run never took the pool:\n{doomed.stderr}"
-            time.sleep(0.2)
+    with data_instance(data) as instance:  # its storage exists before the pipeline starts
+        doomed = Aco(*_pipeline(synthetic_archive, data))
+        left = _holding_the_pool(doomed, instance)
         os.killpg(doomed.proc.pid, signal.SIGKILL)
         doomed.proc.wait(timeout=60)
-        (left,) = [r for r in _claimed_by(instance) if r.startswith(run_id)]
+        assert _claimed_by(instance) == {left}
         left_status = instance.get_run_by_id(left).status
     rows_after_kill = (
         count(data, "SELECT count(*) FROM raw_files") if (data / "aco.duckdb").exists() else 0
@@ -216,3 +221,18 @@ def test_a_pipeline_waiting_for_the_data_folder_stops_on_a_signal(
         assert waiting.wait() == 130
     assert waiting.lines[-1] == "aco pipeline: interrupted"
     assert "Traceback" not in waiting.stderr
+
+
+def test_ctrl_c_during_a_step_stops_the_run_at_once_and_frees_its_slot(synthetic_archive, tmp_path):
+    data = tmp_path / "data"
+    with data_instance(data) as instance:
+        running = Aco(*_pipeline(synthetic_archive, data))
+        _holding_the_pool(running, instance)
+        running.proc.send_signal(signal.SIGINT)
+    assert running.wait() == 130, running.stderr
+    assert running.lines[-1] == "aco pipeline: interrupted"
+    assert "will retry" not in running.stderr  # Dagster would apply the step's retry policy
+    with data_instance(data) as instance:
+        (run,) = instance.get_runs()
+        assert run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        assert not _claimed_by(instance)
