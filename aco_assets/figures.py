@@ -160,7 +160,7 @@ def sparkline_markdown(
     width_px: int = 480,
     height_px: int = 48,
 ) -> str:
-    """Values in time order as a line (NaN: no point), ``threshold`` as a red rule.
+    """Values in time order as bars from the lowest (NaN: no bar), ``threshold`` as a red rule.
 
     Parameters
     ----------
@@ -176,25 +176,11 @@ def sparkline_markdown(
         span = (hi - lo) or 1.0
 
         def y(v: float, lo: float = lo, span: float = span) -> int:
-            return round(19 - 19 * (v - lo) / span)  # 0 at the top of the 20-unit box
+            return round(19 - 19 * (v - lo) / span)  # 0 at the top of the 20-unit box, bars from 20
 
-        segments, current = [], []
-        for i, v in enumerate(values):
-            if np.isfinite(v):
-                current.append(f"{i},{y(v)}")
-            elif current:
-                segments.append(current)
-                current = []
-        if current:
-            segments.append(current)
-        n = max(len(values) - 1, 1)
-        lines = "".join(
-            f"<polyline fill='none' stroke='black' stroke-width='1.5' "
-            f"vector-effect='non-scaling-stroke' points='{','.join(s)}'/>"
-            if len(s) > 1
-            else f"<circle cx='{s[0].split(',')[0]}' cy='{s[0].split(',')[1]}' r='0.5'/>"
-            for s in segments
-        )
+        n = len(values)
+        bars = "".join(f"M{i + 0.5:g},20V{y(v)}" for i, v in enumerate(values) if np.isfinite(v))
+        bar_px = max(1.0, round(0.8 * width_px / max(n, 1), 1))
         rule = (
             f"<path stroke='red' vector-effect='non-scaling-stroke' d='M0,{y(threshold)}H{n}'/>"
             if threshold is not None
@@ -203,7 +189,9 @@ def sparkline_markdown(
         svg = (
             f"<svg xmlns='http://www.w3.org/2000/svg' width='{width_px}' height='{height_px}' "
             f"viewBox='0,-1,{n},21' preserveAspectRatio='none'>"
-            f"<rect x='0' y='-1' width='{n}' height='21' fill='#f4f4f4'/>{rule}{lines}</svg>"
+            f"<rect x='0' y='-1' width='{n}' height='21' fill='#f4f4f4'/>"
+            f"<path stroke='#333' stroke-width='{bar_px:g}' vector-effect='non-scaling-stroke' "
+            f"d='{bars}'/>{rule}</svg>"
         )
         markdown = inline_svg_markdown(svg, alt)
         if len(markdown) <= INLINE_MARKDOWN_MAX or len(values) <= 4:

@@ -56,6 +56,12 @@ def test_a_sparkline_stays_under_the_inline_limit_with_gaps_and_a_threshold(n):
 
 def test_a_sparkline_puts_the_highest_value_at_the_top():
     svg = _svg(sparkline_markdown(np.array([0.0, 1.0, 3.0, 2.0]), alt="s"))
-    (line,) = [e for e in svg if e.tag.endswith("polyline")]
-    ys = [int(v) for v in line.get("points").split(",")[1::2]]
-    assert ys.index(min(ys)) == 2  # SVG y grows downwards
+    (bars,) = [e for e in svg if e.tag.endswith("path") and e.get("stroke") != "red"]
+    tops = [int(bar.split("V")[1]) for bar in bars.get("d").split("M")[1:]]
+    assert len(tops) == 4 and tops.index(min(tops)) == 2  # SVG y grows downwards
+
+
+def test_a_sparkline_draws_no_bar_where_nothing_was_scored():
+    svg = _svg(sparkline_markdown(np.array([1.0, np.nan, np.nan, 2.0]), alt="s"))
+    (bars,) = [e for e in svg if e.tag.endswith("path")]
+    assert [b.split(",")[0] for b in bars.get("d").split("M")[1:]] == ["0.5", "3.5"]
