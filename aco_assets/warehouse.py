@@ -211,9 +211,8 @@ class Warehouse:
                     if self._fingerprint(own, name) != before[name]:
                         table = TABLES_BY_NAME[name]
                         rows = own.sql(f'SELECT * FROM "{name}"').to_arrow_table()
-                        write_atomic(
-                            partition_file(self.tables_dir, table, None), conform(table, rows)
-                        )
+                        rows = conform(table, rows, strict=False)
+                        write_atomic(partition_file(self.tables_dir, table, None), rows)
             finally:
                 own.close()
                 con.close()
@@ -238,10 +237,8 @@ class Warehouse:
         con = duckdb.connect()
         for table in TABLES:
             if table.name in whole_tables:
-                columns = ", ".join(
-                    f'"{c.name}" {c.sql_type}' + (" NOT NULL" if c.not_null else "")
-                    for c in table.columns
-                )
+                # no NOT NULL here: rows written before a column was declared hold NULL in it
+                columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
                 con.execute(f'CREATE TABLE "{table.name}" ({columns})')
                 con.register("_rows", read_whole(self.tables_dir, table))
                 con.execute(f'INSERT INTO "{table.name}" SELECT * FROM _rows')
@@ -372,11 +369,13 @@ class Warehouse:
             cols = ", ".join(f'"{c}"' for c in table.column_names if c in have)
             rows = con.sql(f'SELECT {cols} FROM "{table.name}"').to_arrow_table()
             if table.partition == "whole":
-                write_atomic(partition_file(self.tables_dir, table, None), conform(table, rows))
+                rows = conform(table, rows, strict=False)
+                write_atomic(partition_file(self.tables_dir, table, None), rows)
             else:
                 for day in sorted(set(rows["day"].to_pylist())):
                     part = rows.filter(pc.equal(rows["day"], pa.scalar(day, pa.date32())))
-                    write_atomic(partition_file(self.tables_dir, table, day), conform(table, part))
+                    part = conform(table, part, strict=False)
+                    write_atomic(partition_file(self.tables_dir, table, day), part)
             logger.info("%s: %d rows moved to %s", table.name, rows.num_rows, self.tables_dir)
         for view in VIEWS:
             con.execute(f'DROP VIEW IF EXISTS "{view.name}"')

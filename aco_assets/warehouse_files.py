@@ -56,11 +56,14 @@ def partition_file(root: Path, table: Table, day: dt.date | None) -> Path:
     return root / table.name / WHOLE_FILE
 
 
-def conform(table: Table, rows: pa.Table, *, day: dt.date | None = None) -> pa.Table:
+def conform(
+    table: Table, rows: pa.Table, *, day: dt.date | None = None, strict: bool = True
+) -> pa.Table:
     """``rows`` cast to ``table``'s declared columns, in order (missing columns are NULL).
 
     Raises :class:`WarehouseSchemaError` for a column the table does not declare, a value that
-    does not cast, a NULL in a NOT NULL column, or (with ``day``) a row of another day.
+    does not cast, a NULL in a NOT NULL column (unless ``strict=False``: rows written before
+    the column was declared), or (with ``day``) a row of another day.
     """
     names = [n for n in rows.column_names if not n.startswith("__index_level_")]
     unknown = [n for n in names if n not in table.column_names]
@@ -86,13 +89,17 @@ def conform(table: Table, rows: pa.Table, *, day: dt.date | None = None) -> pa.T
                 f"{table.name}.{col.name}: {rows[col.name].type} does not cast to "
                 f"{col.sql_type} ({e})"
             ) from e
-    out = pa.Table.from_arrays(arrays, schema=table.arrow_schema.remove_metadata())
-    for col in table.columns:
+    out = pa.Table.from_arrays(arrays, schema=table.arrow_schema if strict else _nullable(table))
+    for col in table.columns if strict else ():
         if col.not_null and out[col.name].null_count:
             raise WarehouseSchemaError(f"{table.name}.{col.name} is NOT NULL: a row has NULL")
     if day is not None and n and set(pc.min_max(out["day"]).as_py().values()) != {day}:
         raise WarehouseSchemaError(f"{table.name}: rows of other days than {day} in its write")
     return out
+
+
+def _nullable(table: Table) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns])
 
 
 def write_temp(path: Path, rows: pa.Table) -> Path:
@@ -140,7 +147,7 @@ def read_whole(root: Path, table: Table) -> pa.Table:
     path = partition_file(root, table, None)
     if not path.exists():
         return table.arrow_schema.empty_table()
-    return conform(table, pq.read_table(path))
+    return conform(table, pq.read_table(path), strict=False)
 
 
 _SCHEMA_CACHE: dict[Path, tuple[int, list[str]]] = {}
@@ -178,7 +185,7 @@ def ensure_table(root: Path, table: Table, *, timeout_s: float) -> None:
             if path.name != SCHEMA_FILE and set(table.column_names) - set(
                 pq.read_schema(path).names
             ):
-                write_atomic(path, conform(table, pq.read_table(path)))
+                write_atomic(path, conform(table, pq.read_table(path), strict=False))
                 added += 1
         if added:
             logger.info("%s: %d file(s) given the newly declared columns", table.name, added)

@@ -304,7 +304,9 @@ def test_a_warehouse_of_the_older_single_file_layout_is_moved_into_files(tmp_pat
 def test_a_newly_declared_column_reaches_the_files_written_before(tmp_path):
     day_col = Column("day", "DATE", "UTC day", not_null=True)
     before = Table("scores", "t", (day_col, Column("score", "DOUBLE", "s")), "day")
-    after = Table("scores", "t", (*before.columns, Column("score_1s", "DOUBLE", "new")), "day")
+    after = Table(
+        "scores", "t", (*before.columns, Column("score_1s", "DOUBLE", "new", not_null=True)), "day"
+    )
     ensure_table(tmp_path, before, timeout_s=5)
     for day, score in ((DAY1, 1.0), (DAY2, 2.0)):
         rows = conform(before, pa.table({"score": [score]}), day=day)
