@@ -189,15 +189,16 @@ def run_pipeline(
         )
     start = choose_first_day([*archive_days, *selection.run])
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    check_partition_days([*selection.run, *selection.empty], start, yesterday)
+    check_partition_days(selection.run, start, yesterday)
+    empty = [d for d in selection.empty if d <= yesterday]  # no coverage for days to come
     use_data_dir(layout)
     from orchestration.launch import Launcher
 
-    result = PipelineRun(days=selection.run, empty_days=selection.empty)
+    result = PipelineRun(days=selection.run, empty_days=empty)
     with Launcher(layout, say=say, verbose=verbose) as launcher:
-        check_partition_days([*selection.run, *selection.empty], *launcher.partition_bounds())
+        check_partition_days(selection.run, *launcher.partition_bounds())
         result.repaired = launcher.repaired
-        _write_empty_coverage(layout, selection.empty)
+        _write_empty_coverage(layout, empty)
         _run_stages(launcher, result, selection.run, stages, retrain, workers,
                     detector_config, typical_config)  # fmt: skip
     result.model_version = _champion_version()
