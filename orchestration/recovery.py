@@ -43,8 +43,17 @@ Say = Callable[[str], None]
 
 
 def launch_tags() -> dict[str, str]:
-    """The tags that mark a run as launched by this process of ``aco pipeline``."""
-    return {LAUNCHED_BY_TAG: LAUNCHED_BY, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    """The tags that mark a run as launched by this process of ``aco pipeline``.
+
+    ``dagster/max_retries`` 0: a failed or interrupted run is re-run by the next
+    ``aco pipeline``, not by the daemon's run retries behind the user's back.
+    """
+    return {
+        LAUNCHED_BY_TAG: LAUNCHED_BY,
+        PID_TAG: str(os.getpid()),
+        HOST_TAG: socket.gethostname(),
+        "dagster/max_retries": "0",
+    }
 
 
 class DataFolderLock:
