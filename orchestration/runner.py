@@ -260,7 +260,7 @@ def _has_champion() -> bool:
 
 
 def _champion_version() -> int | None:
-    from aco_assets.model_registry import NoChampionError, champion_version
+    from aco_assets.model_registry import ModelRegistryError, NoChampionError, champion_version
     from aco_assets.resources import MlflowResource, StorageResource
 
     resource = MlflowResource(storage=StorageResource())
@@ -268,3 +268,5 @@ def _champion_version() -> int | None:
         return champion_version(resource.client(), resource.registered_model_name)
     except NoChampionError:
         return None
+    except ModelRegistryError as e:  # a dangling alias: one line to fix, never "train a new one"
+        raise AcoInputError(str(e)) from None
