@@ -14,7 +14,9 @@ verified again on every load (a truncated cached file is dropped and downloaded 
 
 Errors are one line that names the version and the fix: :class:`NoChampionError` (no alias yet:
 train one), :class:`DanglingChampionError` (the alias names a version the registry lacks) and
-:class:`ModelArtifactError` (the artifact is missing, truncated or corrupt).
+:class:`ModelArtifactError` (the artifact is missing, truncated or corrupt). They carry the
+cause's message and are raised ``from None``: ``aco pipeline`` reports the innermost error of a
+failed step, and that must be this line, not torch's or MLflow's.
 """
 
 from __future__ import annotations
@@ -149,9 +151,9 @@ def champion_version(client: Any, name: str) -> int:
             f"the {CHAMPION!r} alias of {name!r} points at version {version}, which the registry "
             f"{uri} does not hold (versions: {', '.join(map(str, versions)) or 'none'}): point it "
             f"at one with {_alias_command(uri, name, versions[-1] if versions else 'N')}, or "
-            f"delete it (client.delete_registered_model_alias({name!r}, {CHAMPION!r})) to train "
-            "a new champion with `aco pipeline --retrain`"
-        ) from e
+            f"delete it with {_alias_command(uri, name, None)} and train a new champion with "
+            "`aco pipeline --retrain`"
+        ) from None
     return version
 
 
@@ -177,7 +179,7 @@ def load_version(client: Any, name: str, version: int, *, cache_dir: Path) -> Lo
             "(versions: " + (", ".join(map(str, _versions(client, name))) or "none") + "): "
             "set MLFLOW_TRACKING_URI to the store that trained it, or rescore the days with the "
             "champion (`aco pipeline`)"
-        ) from e
+        ) from None
     expected = _registered_digests(mv)
     digest = _digest(expected) if expected is not None else None
     target = cache_dir / (f"{mv.run_id}-{digest[:16]}" if digest else mv.run_id)
@@ -194,7 +196,7 @@ def load_version(client: Any, name: str, version: int, *, cache_dir: Path) -> Lo
         reference = json.loads((directory / REFERENCE_FILE).read_text())
     except (ModelFileError, ValueError) as e:
         _remove(target)  # never keep a copy that does not load
-        raise _artifact_error(client, mv, str(e)) from e
+        raise _artifact_error(client, mv, str(e)) from None
     return LoadedDetector(version, mv.run_id, detector, reference, directory, digest)
 
 
@@ -240,7 +242,9 @@ def _download(client: Any, mv: Any, target: Path, expected: dict[str, str] | Non
         try:
             local = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp / "raw")))
         except (OSError, mlflow.exceptions.MlflowException) as e:
-            raise _artifact_error(client, mv, f"its artifact {source} cannot be read ({e})") from e
+            raise _artifact_error(
+                client, mv, f"its artifact {source} cannot be read ({e})"
+            ) from None
         found = next(local.rglob(REFERENCE_FILE), None)
         if found is None:
             raise _artifact_error(client, mv, f"its artifact {source} has no {REFERENCE_FILE}")
@@ -304,8 +308,11 @@ def _registry_uri(client: Any) -> str:
     return getattr(client, "_registry_uri", None) or mlflow.get_registry_uri()
 
 
-def _alias_command(uri: str, name: str, version: int | str) -> str:
-    return (
-        f"`python -c \"import mlflow; mlflow.MlflowClient('{uri}', '{uri}')"
-        f".set_registered_model_alias('{name}', '{CHAMPION}', '{version}')\"`"
+def _alias_command(uri: str, name: str, version: int | str | None) -> str:
+    """The shell command that points the champion alias at ``version`` (None: deletes it)."""
+    call = (
+        f"delete_registered_model_alias('{name}', '{CHAMPION}')"
+        if version is None
+        else f"set_registered_model_alias('{name}', '{CHAMPION}', '{version}')"
     )
+    return f"`python -c \"import mlflow; mlflow.MlflowClient('{uri}', '{uri}').{call}\"`"
