@@ -9,6 +9,7 @@ rendered text:
   counts (read back from DuckDB), and no other day's;
 - the day's score line is drawn inline (an ``<img>`` in the metadata table, not a
   "[Show Markdown]" button);
+- ``evaluation`` shows its headline and the alarms per day inline;
 - each asset check's page shows its description, never "No description provided".
 
 Screenshots go to ``--out`` (default ``<data>/ui-check``). Exit status 0 when every assertion
@@ -247,6 +248,9 @@ def check_pages(browser: str, base: str, counts, days: list[str], out: Path) -> 
         )
         want = f"{day}: {c.get('found', 0)} of 288 five-minute files found"
         expect(page, want in text, f"shows '{want}'")
+    dom = render(browser, f"{base}/assets/evaluation?view=events", out / "evaluation.png")
+    expect("evaluation", " day(s): " in text_of(dom), "shows its headline")
+    expect("evaluation", "data:image/svg+xml" in dom, "draws the alarms per day inline")
     for asset, check in (
         ("raw_files", "files_are_decodable"),
         ("spectrograms", "features_are_finite"),
