@@ -290,9 +290,12 @@ def _artifact_error(client: Any, mv: Any, reason: str) -> ModelArtifactError:
         command = _alias_command(_registry_uri(client), name, back)
         way_back = f", or move the {CHAMPION!r} alias to version {back}: {command}"
     reason = " ".join(reason.split())  # one line
+    retrain = (
+        "" if "aco pipeline --retrain" in reason else "; retrain with `aco pipeline --retrain`"
+    )
     return ModelArtifactError(
-        f"model version {version} of {name!r} (run {mv.run_id}) cannot be loaded: {reason}; "
-        f"retrain with `aco pipeline --retrain`{way_back}"
+        f"model version {version} of {name!r} (run {mv.run_id}) cannot be loaded: {reason}"
+        f"{retrain}{way_back}"
     )
 
 
