@@ -44,7 +44,12 @@ from aco_assets.evaluation import (
     window_labels,
     window_metrics,
 )
-from aco_assets.evaluation_summary import alarms_figure, alarms_per_day, headline
+from aco_assets.evaluation_summary import (
+    alarms_figure,
+    alarms_per_day,
+    headline,
+    top_detections_markdown,
+)
 from aco_assets.figures import markdown_image, png_bytes, sparkline_markdown
 from aco_assets.layout import DataLayout
 from aco_assets.model_evaluation import evaluate_version, fault_findings
@@ -285,6 +290,7 @@ def evaluation(
         "windows": windows.num_rows,
         "days": days,
         "alarms_per_day": round(production.num_rows / max(days, 1), 2),
+        "top_detections": dg.MetadataValue.md(top_detections_markdown(warehouse, version)),
     }
     catalog_path = layout.archive_root / "catalog.parquet"
     has_faults = (layout.archive_root / FAULTS_NAME).exists()

@@ -51,3 +51,25 @@ def alarms_figure(per_day: list[tuple[str, int]], version: int, directory: Path)
     fig = bar_counts(labels, [n for _, n in per_day], title=f"model v{version}: detections per day")
     fig.savefig(directory / "alarms_per_day.png", dpi=100)
     return png_bytes(fig, dpi=50)
+
+
+def top_detections_markdown(warehouse: Warehouse, version: int, *, limit: int = 10) -> str:
+    """The ``limit`` highest-scoring detections of ``version`` over every day, as a table."""
+    rows = warehouse.query(
+        "SELECT detection_id, start_utc, end_utc, band, peak_score FROM detections "
+        "WHERE model_version = ? ORDER BY peak_score DESC LIMIT ?",
+        [version, limit],
+    ).to_pylist()
+    if not rows:
+        return f"model v{version}: no detections"
+    lines = [
+        "| detection | start (UTC) | length (s) | band | peak score |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['detection_id']} | {r['start_utc']:%Y-%m-%d %H:%M:%S} | "
+        f"{(r['end_utc'] - r['start_utc']).total_seconds():.0f} | {r['band']} | "
+        f"{r['peak_score']:.3g} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
