@@ -220,7 +220,10 @@ def _cache_problem(target: Path, expected: dict[str, str] | None) -> str | None:
     manifest = target / MANIFEST_FILE
     if not manifest.is_file():
         return "not cached" if not target.exists() else "incomplete"
-    recorded = json.loads(manifest.read_text())
+    try:
+        recorded = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return f"{MANIFEST_FILE} is unreadable"
     if expected is not None and recorded != expected:
         return "its checksums differ from the registered ones"
     try:
