@@ -54,6 +54,15 @@ class DetectorConfig:
         The production score: discriminator error (``"np"``), latent GMM negative
         log-likelihood (``"gmm_nll"``), their calibration-standardised sum (``"combined"``) or
         the VAE (generator) reconstruction error (``"recon_error"``).
+    n_steps
+        Scoring steps per input: the error maps are scored per step of ``W / n_steps``
+        columns (frames whose centre falls in the step), e.g. 5 steps of 1 s in a 5 s window.
+        Scores then come per step, the window's being the largest of its steps.
+    band_groups
+        Localised error: the ``C x H`` rows (bands of every channel) are split into this many
+        contiguous groups; a step's error is the largest, over groups, of the mean error of the
+        group's cells in that step, each row's squared error divided first by its median on the
+        typical training data. 1 with ``n_steps`` 1 is the whole-input mean squared error.
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init
@@ -70,6 +79,8 @@ class DetectorConfig:
     normalise: Normalise = "feature"
     std_floor: float = 0.1
     score: ScoreName = "combined"
+    n_steps: int = 1
+    band_groups: int = 1
     reg_covar: float = 1e-4
     gmm_max_iter: int = 300
     gmm_tol: float = 1e-4
@@ -90,6 +101,15 @@ class DetectorConfig:
             self.normalise in ("feature", "row", "global", "none"), f"normalise={self.normalise!r}"
         )
         _check(self.score in ("np", "gmm_nll", "combined", "recon_error"), f"score={self.score!r}")
+        _check(
+            1 <= self.n_steps <= self.input_shape[2],
+            f"n_steps must be in [1, W={self.input_shape[2]}], got {self.n_steps}",
+        )
+        rows = self.input_shape[0] * self.input_shape[1]
+        _check(
+            1 <= self.band_groups <= rows,
+            f"band_groups must be in [1, C*H={rows}], got {self.band_groups}",
+        )
         _check(self.std_floor > 0, f"std_floor must be > 0, got {self.std_floor}")
         _check(self.reg_covar > 0, f"reg_covar must be > 0, got {self.reg_covar}")
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["save_detector", "load_detector", "file_digests", "FORMAT_VERSION", "CHECKSUMS_FILE"]
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = 2  # 2: recon_error calibration scores, operating point
+FORMAT_VERSION = 3  # 2: recon_error calibration scores, operating point; 3: scoring steps, error scales
 _FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
 CHECKSUMS_FILE = "checksums.json"
 

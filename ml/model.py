@@ -24,6 +24,7 @@ from ml.networks import build_decoder, build_encoder
 __all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase"]
 
 HeadName = Literal["generator", "discriminator"]
+HEAD_NAMES: tuple[HeadName, ...] = ("generator", "discriminator")
 Phase = Literal["phase1", "phase2"]
 
 
@@ -58,6 +59,19 @@ class NPDetector(nn.Module):
         )
         self.register_buffer("input_mean", torch.zeros(config.input_shape))
         self.register_buffer("input_std", torch.ones(config.input_shape))
+        c, h, w = config.input_shape
+        # per-row (C * H) median squared error of each head on typical training data
+        for head in HEAD_NAMES:
+            self.register_buffer(f"error_scale_{head}", torch.ones(c * h))
+        groups = torch.zeros(config.band_groups, c * h)  # (G, C*H) averaging matrix
+        for g, rows in enumerate(torch.arange(c * h).tensor_split(config.band_groups)):
+            groups[g, rows] = 1.0 / len(rows)
+        step = ((torch.arange(w) + 0.5) * config.n_steps / w).floor().long()  # (W,)
+        steps = torch.zeros(w, config.n_steps)  # (W, K) averaging matrix
+        steps[torch.arange(w), step] = 1.0
+        steps /= steps.sum(0, keepdim=True)
+        self.register_buffer("_groups", groups, persistent=False)
+        self.register_buffer("_steps", steps, persistent=False)
 
     # ------------------------------------------------------------ normalisation
     def set_normalisation(self, x: np.ndarray) -> None:
@@ -103,6 +117,35 @@ class NPDetector(nn.Module):
         """Per-sample mean squared reconstruction error with mu (B,), standardised units^2."""
         x_hat, _, _ = self.forward(x, head, sample=False)
         return (x_hat - self.standardise(x)).pow(2).flatten(1).mean(dim=1)  # (B,)
+
+    def error_map(self, x: torch.Tensor, head: HeadName) -> torch.Tensor:
+        """Squared error of ``head`` decoding mu, (B, C*H, W), standardised units^2."""
+        x_hat, _, _ = self.forward(x, head, sample=False)
+        return (x_hat - self.standardise(x)).pow(2).flatten(1, 2)
+
+    def step_errors(self, x: torch.Tensor, head: HeadName) -> torch.Tensor:
+        """Localised error per scoring step (B, K): the largest over band groups of the mean
+        of the group's squared errors in the step, rows scaled by their typical median when there
+        is more than one group (``DetectorConfig.n_steps``, ``band_groups``)."""
+        e = self.error_map(x, head)
+        if self.config.band_groups > 1:
+            e = e / getattr(self, f"error_scale_{head}")[None, :, None]
+        return torch.einsum("gr,brw,wk->bgk", self._groups, e, self._steps).amax(dim=1)
+
+    @torch.no_grad()
+    def set_error_scales(self, typical: np.ndarray, batch_size: int = 1024) -> None:
+        """Per-row median squared error of each head on ``typical`` (N, C, H, W)."""
+        self.eval()
+        for head in HEAD_NAMES:
+            maps = [
+                self.error_map(torch.from_numpy(typical[i : i + batch_size]), head)
+                .median(dim=2)
+                .values  # (B, C*H) per-input median over frames
+                for i in range(0, typical.shape[0], batch_size)
+            ]
+            scale = torch.cat(maps).median(dim=0).values  # (C*H,)
+            scale = scale.clamp_min(max(1e-3 * float(scale.median()), 1e-12))
+            getattr(self, f"error_scale_{head}").copy_(scale)
 
     # ------------------------------------------------------- optimizer groups
     def phase_parameters(self, phase: Phase, *, with_logvar: bool = False) -> list[nn.Parameter]:

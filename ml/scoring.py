@@ -37,7 +37,8 @@ SCORE_FIELDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Scores:
-    """Per-sample scores, each (N,) float64 (``is_anomaly`` bool).
+    """Per-sample scores, each (N,) float64 (``is_anomaly`` bool), or (N, K) per scoring step
+    (:meth:`FittedDetector.score_steps`).
 
     Attributes
     ----------
@@ -153,28 +154,47 @@ class FittedDetector:
                  "nll_mean": float(raw["gmm_nll"].mean()),
                  "nll_std": float(raw["gmm_nll"].std() + 1e-12)}  # fmt: skip
         raw["combined"] = _combine(raw, stats)
-        cal = {name: raw[SCORE_FIELDS[name]] for name in SCORE_NAMES}
+        steps = _per_step(raw)  # calibration scores are per step, flattened
+        cal = {name: steps[SCORE_FIELDS[name]].ravel() for name in SCORE_NAMES}
         return cls(model, gmm, train=train, calibration_scores=cal, combine_stats=stats,
                    history=history)  # fmt: skip
 
     def score(self, x: np.ndarray, *, batch_size: int = 1024) -> Scores:
-        """Score raw inputs ``x`` (N, C, H, W) float32; see :class:`Scores`."""
+        """Score raw inputs ``x`` (N, C, H, W) float32, one value per input; see :class:`Scores`.
+
+        With several scoring steps per input (``DetectorConfig.n_steps``) each score is the
+        largest of the input's steps (:meth:`score_steps`), so an input is anomalous when any
+        of its steps is.
+        """
+        steps = self.score_steps(x, batch_size=batch_size)
+        worst = {f.name: getattr(steps, f.name).max(axis=1) for f in fields(steps)
+                 if f.name not in ("gmm_nll", "tail_prob", "is_anomaly")}  # fmt: skip
+        return Scores(gmm_nll=steps.gmm_nll[:, 0], tail_prob=self._tail_prob(worst["score"]),
+                      is_anomaly=worst["score"] > self.threshold, **worst)  # fmt: skip
+
+    def score_steps(self, x: np.ndarray, *, batch_size: int = 1024) -> Scores:
+        """Score raw inputs ``x`` (N, C, H, W) per scoring step: every field (N, K)."""
         x = np.ascontiguousarray(np.asarray(x), dtype=np.float32)
         check_input(x, self.config.input_shape)
         raw = _raw_scores(self.model, self.gmm, x, batch_size=batch_size, with_recon=True)
         raw["combined"] = _combine(raw, self.combine_stats)
+        raw = _per_step(raw)
         score = raw[SCORE_FIELDS[self.score_name]]
-        cal = np.sort(self.calibration_scores[self.score_name])
-        n_ge = cal.size - np.searchsorted(cal, score, side="left")  # count of cal >= score
         return Scores(
             np_error=raw["np_error"],
             gmm_nll=raw["gmm_nll"],
             combined=raw["combined"],
             recon_error=raw["recon_error"],
             score=score,
-            tail_prob=n_ge / cal.size,
+            tail_prob=self._tail_prob(score),
             is_anomaly=score > self.threshold,
         )
+
+    def _tail_prob(self, score: np.ndarray) -> np.ndarray:
+        """Share of calibration steps whose production score is >= ``score`` (any shape)."""
+        cal = np.sort(self.calibration_scores[self.score_name])
+        n_ge = cal.size - np.searchsorted(cal, score, side="left")
+        return n_ge / cal.size
 
     def latents(self, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
         """Latent means mu (N, D) float32 of raw inputs (N, C, H, W)."""
@@ -213,15 +233,15 @@ def _raw_scores(
     batch_size: int,
     with_recon: bool = False,
 ) -> dict[str, np.ndarray]:
+    """``np_error`` and ``recon_error`` per step (N, K); ``gmm_nll`` per input (N,)."""
     model.eval()
     mus, errs, recons = [], [], []
     for i in range(0, x.shape[0], batch_size):
         xb = torch.from_numpy(x[i : i + batch_size])  # (B, C, H, W)
         mu, _ = model.encode(xb)  # (B, D)
-        target = model.standardise(xb)
-        errs.append((model.decode(mu, "discriminator") - target).pow(2).flatten(1).mean(1))
+        errs.append(model.step_errors(xb, "discriminator"))  # (B, K)
         if with_recon:
-            recons.append((model.decode(mu, "generator") - target).pow(2).flatten(1).mean(1))
+            recons.append(model.step_errors(xb, "generator"))
         mus.append(mu)
     out = {
         "np_error": torch.cat(errs).double().clamp_min(1e-30).numpy(),
@@ -233,9 +253,16 @@ def _raw_scores(
 
 
 def _combine(raw: dict[str, np.ndarray], stats: dict[str, float]) -> np.ndarray:
+    """(N, K): standardised log np_error per step plus the input's standardised gmm_nll."""
     z_np = (np.log(raw["np_error"]) - stats["log_np_mean"]) / stats["log_np_std"]
     z_nll = (raw["gmm_nll"] - stats["nll_mean"]) / stats["nll_std"]
-    return z_np + z_nll  # (N,)
+    return z_np + z_nll[:, None]
+
+
+def _per_step(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every raw score as (N, K) (``gmm_nll`` repeated over the input's steps)."""
+    k = raw["np_error"].shape[1]
+    return {n: v if v.ndim == 2 else np.repeat(v[:, None], k, axis=1) for n, v in raw.items()}
 
 
 def generate_anomalies(fitted: FittedDetector, n: int, *, seed: int = 0) -> np.ndarray:

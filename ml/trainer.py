@@ -135,6 +135,8 @@ def fit_detector(
             bar.close()
     assert gmm is not None
     model.eval()
+    if config.band_groups > 1:
+        model.set_error_scales(typical)
     return FittedDetector.calibrate(model, gmm, calibration, train=train, history=run.history)
 
 

@@ -1,0 +1,76 @@
+"""Scores per scoring step and localised errors (``DetectorConfig.n_steps``, ``band_groups``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ml import FittedDetector, fit_detector
+from ml.model import NPDetector
+
+
+@pytest.fixture(scope="module")
+def stepped(small_config, small_train, small_data):
+    config = dataclasses.replace(small_config, n_steps=4, band_groups=4)
+    return fit_detector(small_data["general"], small_data["typical"], config=config,
+                        train=small_train, calibration=small_data["calibration"])  # fmt: skip
+
+
+def test_one_step_and_one_group_is_the_whole_input_mean_squared_error(small_fitted, small_data):
+    x = torch.from_numpy(small_data["typical_test"])
+    model = small_fitted.model
+    with torch.no_grad():
+        x_hat, _, _ = model(x, "discriminator")
+        whole = (x_hat - model.standardise(x)).pow(2).flatten(1).mean(1)
+        steps = model.step_errors(x, "discriminator")
+    assert steps.shape == (len(x), 1)
+    np.testing.assert_allclose(steps[:, 0].numpy(), whole.numpy(), rtol=1e-5)
+
+
+def test_scores_come_per_step_and_an_input_scores_its_worst_step(stepped, small_data):
+    x = small_data["anomalies"]
+    steps = stepped.score_steps(x)
+    whole = stepped.score(x)
+    assert steps.score.shape == (len(x), 4) and steps.gmm_nll.shape == (len(x), 4)
+    np.testing.assert_allclose(whole.score, steps.score.max(axis=1))
+    np.testing.assert_array_equal(whole.is_anomaly, steps.is_anomaly.any(axis=1))
+    # the latent NLL is one figure per input, the same on each of its steps
+    np.testing.assert_allclose(steps.gmm_nll, np.repeat(whole.gmm_nll[:, None], 4, axis=1))
+    # calibration scores are per step: K per calibration input
+    assert stepped.calibration_scores["np"].size == 4 * len(small_data["calibration"])
+
+
+def test_a_short_narrow_change_raises_its_own_step_most(stepped, small_data):
+    x = small_data["typical_test"].copy()
+    before = stepped.score_steps(x).np_error
+    x[:, :, 12:16, 4:6] += 3.0  # the last band group, frames of step 2 (of 4 over 8 frames)
+    after = stepped.score_steps(x).np_error
+    rise = (after - before).mean(axis=0)  # (K,)
+    assert int(np.argmax(rise)) == 2
+    assert rise[2] > 5 * max(rise[0], rise[1], rise[3], 1e-6)
+
+
+def test_error_scales_come_from_typical_data_and_divide_each_row(stepped, small_data):
+    model: NPDetector = stepped.model
+    scale = model.error_scale_discriminator
+    assert scale.shape == (16,) and bool((scale > 0).all())
+    assert not torch.allclose(scale, torch.ones_like(scale))  # set by fit_detector
+    x = torch.from_numpy(small_data["typical_test"])
+    with torch.no_grad():
+        e = model.error_map(x, "discriminator") / scale[None, :, None]  # (N, 16, 8)
+        groups = e.reshape(len(x), 4, 4, 8).mean(2)  # (N, G, W)
+        manual = groups.reshape(len(x), 4, 4, 2).mean(3).amax(1)  # steps of 2 frames
+        np.testing.assert_allclose(model.step_errors(x, "discriminator").numpy(),
+                                   manual.numpy(), rtol=1e-5)  # fmt: skip
+
+
+def test_a_saved_stepped_detector_scores_the_same_steps(stepped, small_data, tmp_path):
+    stepped.save(tmp_path / "d")
+    loaded = FittedDetector.load(tmp_path / "d")
+    x = small_data["anomalies"]
+    np.testing.assert_allclose(loaded.score_steps(x).score, stepped.score_steps(x).score,
+                               rtol=1e-6)  # fmt: skip
+    assert loaded.config.n_steps == 4 and loaded.config.band_groups == 4
