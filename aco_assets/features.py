@@ -45,6 +45,10 @@ DEFAULT_LEVEL_BANDS: tuple[tuple[str, float, float], ...] = (
 )
 
 
+#: ``FrontEndConfig.normalise`` values.
+NORMALISE_MODES: tuple[str, ...] = ("none", "file_median", "file_median_and_absolute")
+
+
 class FrontEndError(ValueError):
     """Base class of the front end's errors."""
 
@@ -95,13 +99,16 @@ class FrontEndConfig:
         Floor of every power before the log, dB re 1 count^2/Hz (levels: re 1 count^2).
     max_missing_share : float
         Windows with a larger share of missing samples are marked invalid, in [0, 1].
-    normalise : {"none", "file_median"}
+    normalise : {"none", "file_median", "file_median_and_absolute"}
         ``"none"``: features are absolute band PSDs (dB re 1 count^2/Hz). ``"file_median"``:
         each band minus its median over all frames of the valid windows of the samples given
         (one file in the pipeline), i.e. dB above the file's own background: the spectral
         equalisation of PAM detectors, which keeps transients and removes what changes slowly
-        (season, time of day, instrument gain drift). The lineage uses ``"file_median"``;
-        ``levels`` stay absolute either way.
+        (season, time of day, instrument gain drift). ``"file_median_and_absolute"``: two
+        channels, the file-median equalised features (channel 0) and the absolute ones
+        (channel 1), so that what lasts a whole file (a passing ship, a long blue whale call
+        series) stays visible beside the transients; the lineage uses it
+        (docs/model_results.md). ``levels`` stay absolute in every mode.
     level_bands : tuple of (str, float, float)
         Named bands (name, f_low_hz, f_high_hz) whose levels are reported per window.
     """
@@ -122,7 +129,7 @@ class FrontEndConfig:
     highpass_hz: float = 5.0
     floor_db: float = -60.0
     max_missing_share: float = 0.1
-    normalise: Literal["none", "file_median"] = "none"
+    normalise: Literal["none", "file_median", "file_median_and_absolute"] = "none"
     level_bands: tuple[tuple[str, float, float], ...] = field(default=DEFAULT_LEVEL_BANDS)
 
     def to_dict(self) -> dict[str, Any]:
@@ -290,8 +297,11 @@ class FrontEnd:
             problems.append(f"window_s={cfg.window_s} s is not a whole number of samples")
         elif round(cfg.window_s * fs) % (cfg.low_block * cfg.low_down):
             problems.append("window samples must be a multiple of low_block * low_down")
-        if cfg.normalise not in ("none", "file_median"):
-            problems.append(f"normalise must be 'none' or 'file_median', got {cfg.normalise!r}")
+        if cfg.normalise not in NORMALISE_MODES:
+            problems.append(
+                f"normalise must be one of {', '.join(map(repr, NORMALISE_MODES))}, "
+                f"got {cfg.normalise!r}"
+            )
         if cfg.n_bands < 1 or cfg.n_frames < 1 or cfg.nfft < 2 or cfg.hop_samples < 1:
             problems.append("n_bands, n_frames, hop_samples must be >= 1 and nfft >= 2")
         if cfg.nfft > cfg.window_s * fs or cfg.low_nfft * cfg.low_block * cfg.low_down > (
@@ -328,8 +338,9 @@ class FrontEnd:
 
     @property
     def feature_shape(self) -> tuple[int, int, int]:
-        """Shape of one window's features, (1, F, T)."""
-        return (1, self.config.n_bands, self.config.n_frames)
+        """Shape of one window's features, (C, F, T): C = 2 for ``file_median_and_absolute``."""
+        channels = 2 if self.config.normalise == "file_median_and_absolute" else 1
+        return (channels, self.config.n_bands, self.config.n_frames)
 
     def windows(self, samples: np.ndarray, *, chunk_windows: int = 8) -> WindowFeatures:
         """Cut samples into analysis windows and compute their features.
@@ -381,9 +392,14 @@ class FrontEnd:
         valid = (missing_share <= self.config.max_missing_share) & np.isfinite(features).all(
             axis=(1, 2, 3)
         )
-        if self.config.normalise == "file_median" and n:
+        if self.config.normalise != "none":
             ref = features[valid] if valid.any() else features  # (N', 1, F, T)
-            features -= np.median(ref[:, 0], axis=(0, 2))[None, None, :, None]  # (N, 1, F, T)
+            median = np.median(ref[:, 0], axis=(0, 2)) if n else 0.0  # (F,)
+            relative = features - np.asarray(median, np.float32)[None, None, :, None]
+            if self.config.normalise == "file_median":
+                features = relative  # (N, 1, F, T)
+            else:
+                features = np.concatenate([relative, features], axis=1)  # (N, 2, F, T)
         return WindowFeatures(
             features=features.astype(np.float32, copy=False),
             offsets_s=np.arange(n) * self.config.window_s,

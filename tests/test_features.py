@@ -253,6 +253,22 @@ def test_file_median_normalisation_removes_the_background_and_keeps_a_transient(
     assert np.allclose(a.levels["mid_100_1000"], absolute.levels["mid_100_1000"])
 
 
+def test_two_channels_hold_the_equalised_and_the_absolute_features():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0, 3000.0, 24000 * 30)
+    both = FrontEnd(FrontEndConfig(normalise="file_median_and_absolute"))
+    out = both.windows(x)
+    assert both.feature_shape == (2, 64, 32) and out.features.shape[1:] == (2, 64, 32)
+    rel = FrontEnd(FrontEndConfig(normalise="file_median")).windows(x)
+    absolute = FrontEnd(FrontEndConfig(normalise="none")).windows(x)
+    np.testing.assert_allclose(out.features[:, :1], rel.features, atol=1e-5)
+    np.testing.assert_allclose(out.features[:, 1:], absolute.features, atol=1e-5)
+    # a level change that lasts the whole file shows in the absolute channel only
+    louder = both.windows(x * 4.0).features
+    assert np.allclose(louder[:, 0], out.features[:, 0], atol=1e-3)
+    assert np.allclose(louder[:, 1] - out.features[:, 1], 20 * np.log10(4.0), atol=0.05)
+
+
 def test_an_unknown_normalisation_is_refused():
     with pytest.raises(FrontEndConfigError, match="normalise"):
         FrontEnd(FrontEndConfig(normalise="loudness"))
