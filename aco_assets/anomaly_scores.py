@@ -1,4 +1,5 @@
-"""``anomaly_scores``: every window of the day scored by the champion detector.
+"""``anomaly_scores``: every window of the day scored by the champion detector, one row per
+scoring step (``DetectorTrainingConfig.score_step_s``, 1 s by default).
 
 The model version that scored a row is on the row. Windows with too many missing samples
 keep a row with NULL scores; windows overlapping a data-quality issue (gap, dropout, clipping,
@@ -15,20 +16,21 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
-from aco_assets.detector import detector
+from aco_assets.detector import detector, step_spans
 from aco_assets.evaluation import energy_detector_scores
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, sparkline_markdown
 from aco_assets.model_registry import LoadedDetector, load_champion
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
+from aco_assets.protocol import utc_micros
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.spectrograms import load_day_features, spectrograms, thin_for_picture
 from aco_assets.warehouse import Warehouse
 
 
 class AnomalyScoresConfig(dg.Config):
-    max_anomaly_rate: float = 0.25  # anomaly_rate_in_band warns above this share of windows
+    max_anomaly_rate: float = 0.25  # anomaly_rate_in_band warns above this share of steps
 
 
 def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: dt.date) -> pa.Table:
@@ -53,13 +55,14 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
         )
     features = load_day_features(features_path, expected_rows=n)
     valid = np.asarray(windows["valid"].to_numpy(zero_copy_only=False), dtype=bool)
+    k = model.detector.config.n_steps
     cols = {
-        k: np.full(n, np.nan)
-        for k in ("score", "tail_prob", "latent_nll", "np_error", "recon_error", "combined")
+        c: np.full((n, k), np.nan)
+        for c in ("score", "tail_prob", "latent_nll", "np_error", "recon_error", "combined")
     }
-    is_anomaly = np.zeros(n, dtype=bool)
+    is_anomaly = np.zeros((n, k), dtype=bool)
     if valid.any():
-        s = model.detector.score(np.asarray(features[valid], dtype=np.float32))
+        s = model.detector.score_steps(np.asarray(features[valid], dtype=np.float32))
         for key, values in (
             ("score", s.score),
             ("tail_prob", s.tail_prob),
@@ -78,18 +81,25 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
     }
     reference = model.reference.get("typical_levels_db")
     energy = energy_detector_scores(levels, reference=reference).score
+    step_start, step_end = step_spans(windows, k)
+    rep = lambda column: np.repeat(np.asarray(column), k)  # noqa: E731  one value per step
     return pa.table(
         {
-            "day": [day] * n,
-            "window_index": windows["window_index"],
-            "window_start": windows["window_start"],
-            "window_end": windows["window_end"],
-            "file": windows["file"],
-            **{k: pa.array(v, from_pandas=True) for k, v in cols.items()},
-            "is_anomaly": is_anomaly & ~quality,
-            "energy_score": pa.array(energy, from_pandas=True),
-            "quality_flag": quality,
-            "model_version": [model.version] * n,
+            "day": [day] * (n * k),
+            "window_index": rep(windows["window_index"].to_numpy()),
+            "step": np.tile(np.arange(k, dtype=np.int32), n),
+            "step_start": pa.array(step_start.astype("datetime64[us]")),
+            "step_end": pa.array(step_end.astype("datetime64[us]")),
+            "window_start": pa.array(
+                rep(utc_micros(windows["window_start"])).astype("datetime64[us]")
+            ),
+            "window_end": pa.array(rep(utc_micros(windows["window_end"])).astype("datetime64[us]")),
+            "file": rep(windows["file"].to_pylist()),
+            **{c: pa.array(v.ravel(), from_pandas=True) for c, v in cols.items()},
+            "is_anomaly": (is_anomaly & ~quality[:, None]).ravel(),
+            "energy_score": pa.array(rep(energy), from_pandas=True),
+            "quality_flag": rep(quality),
+            "model_version": [model.version] * (n * k),
         }
     )
 
@@ -105,7 +115,7 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
         day_check_spec(
             "anomaly_rate_in_band",
             "anomaly_scores",
-            "At most 25 % of the day's windows are anomalous (WARN above; "
+            "At most 25 % of the day's scoring steps are anomalous (WARN above; "
             "AnomalyScoresConfig.max_anomaly_rate): more means a miscalibrated threshold or a "
             "broken day. One result per UTC day.",
         )
@@ -137,7 +147,7 @@ def anomaly_scores(
 
 
 def _counts(table: pa.Table) -> tuple[int, int, int]:
-    """(windows, anomalous windows, quality-flagged windows) of a day's rows."""
+    """(scored steps, anomalous steps, quality-flagged steps) of a day's rows."""
     if not table.num_rows:
         return 0, 0, 0
     flags = np.asarray(table["is_anomaly"].to_numpy(zero_copy_only=False), bool)
@@ -146,21 +156,22 @@ def _counts(table: pa.Table) -> tuple[int, int, int]:
 
 
 def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> dict:
-    """The day's own counts (windows, anomalous, rate in %), its score line and its picture."""
+    """The day's own counts (scoring steps, anomalous, rate in %), its score line and its
+    picture."""
     n, anomalous, flagged = _counts(table)
     threshold = sig(float(model.detector.threshold))
     rate = pct(anomalous / n, digits=2) if n else 0.0
     metadata = {
         "summary": dg.MetadataValue.text(
-            f"{day}: {anomalous} of {n} windows anomalous ({rate} %), {flagged} flagged as data "
+            f"{day}: {anomalous} of {n} scoring steps anomalous ({rate} %), {flagged} flagged as data "
             f"faults; model version {model.version}, threshold {threshold:g}"
             if n
             else f"{day}: no windows to score (no spectrogram windows on this day)"
         ),
-        "windows": n,
-        "anomalous_windows": anomalous,
+        "scoring_steps": n,
+        "anomalous_steps": anomalous,
         "anomaly_rate_pct": rate,
-        "quality_flagged_windows": flagged,
+        "quality_flagged_steps": flagged,
         "model_version": model.version,
         "threshold": threshold,
     }
@@ -172,7 +183,7 @@ def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -
 
 def _score_line(day: dt.date, table: pa.Table, threshold: float) -> str:
     """The highest score of each half hour of the day (00-24 UTC), the threshold in red."""
-    starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[s]")
+    starts = np.array(table["step_start"].to_pylist(), dtype="datetime64[s]")
     half_hour = ((starts - np.datetime64(day, "s")).astype(np.int64) // 1800).clip(0, 47)
     scores = np.asarray(table["score"].to_numpy(zero_copy_only=False), float)
     peaks = np.full(48, -np.inf)
@@ -189,12 +200,12 @@ def _score_line(day: dt.date, table: pa.Table, threshold: float) -> str:
 def anomaly_rate_in_band(
     day: dt.date, table: pa.Table, max_rate: float, model: LoadedDetector
 ) -> DayCheck:
-    """At most ``max_rate`` of the day's windows are anomalous (WARN above)."""
+    """At most ``max_rate`` of the day's scoring steps are anomalous (WARN above)."""
     n, anomalous, _ = _counts(table)
     rate = anomalous / n if n else 0.0
     return DayCheck(
         n == 0 or rate <= max_rate,
-        f"{day}: {anomalous} of {n} windows anomalous ({pct(rate, digits=2)} %, at most "
+        f"{day}: {anomalous} of {n} scoring steps anomalous ({pct(rate, digits=2)} %, at most "
         f"{pct(max_rate)} % wanted)"
         if n
         else f"{day}: no windows scored",
@@ -210,8 +221,11 @@ def _picture(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> st
     front_end = FrontEnd(FrontEndConfig.from_dict(model.reference["front_end"]))
     features = load_day_features(layout.features_path(day))
     levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
-    starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")
-    scores = np.asarray(table["score"].to_numpy(zero_copy_only=False), dtype=float)
+    k = model.detector.config.n_steps  # rows are the windows' steps, in window order
+    starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")[::k]
+    steps = np.asarray(table["score"].to_numpy(zero_copy_only=False), dtype=float)
+    with np.errstate(all="ignore"):
+        scores = np.fmax.reduce(steps.reshape(-1, k), axis=1)  # the window's highest step
     starts, levels, scores = thin_for_picture(starts, levels, scores)
     fig = day_spectrogram(
         starts,

@@ -1,7 +1,7 @@
-"""``detections``: consecutive anomalous windows of a day merged into events.
+"""``detections``: consecutive anomalous scoring steps of a day merged into events.
 
-An event starts at its first anomalous window and ends at its last; windows closer than
-``max_gap_s`` are merged. Each event carries its peak (score and time), the band where its
+An event starts at its first anomalous step (1 s by default) and ends at its last; steps closer
+than ``max_gap_s`` are merged. Each event carries its peak (score and time), the band where its
 spectrum rises most above the typical median, and the model version.
 """
 
@@ -23,7 +23,7 @@ from aco_assets.spectrograms import load_day_features
 
 
 class DetectionsConfig(dg.Config):
-    max_gap_s: float = EPISODE_GAP_S  # anomalous windows closer than this are one alarm
+    max_gap_s: float = EPISODE_GAP_S  # anomalous steps closer than this are one alarm
 
 
 def detections_of_day(
@@ -35,11 +35,12 @@ def detections_of_day(
     *,
     max_gap_s: float,
 ) -> pa.Table:
-    """The ``detections`` rows of one day from its ``anomaly_scores`` rows (in window order)."""
-    start = np.asarray(scores["window_start"].to_numpy(zero_copy_only=False)).astype(
+    """The ``detections`` rows of one day from its ``anomaly_scores`` rows (in step order)."""
+    start = np.asarray(scores["step_start"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
+    end = np.asarray(scores["step_end"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
+    window_start = np.asarray(scores["window_start"].to_numpy(zero_copy_only=False)).astype(
         "datetime64[us]"
     )
-    end = np.asarray(scores["window_end"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
     score = np.nan_to_num(
         np.asarray(scores["score"].to_numpy(zero_copy_only=False), float), nan=-np.inf
     )
@@ -55,7 +56,8 @@ def detections_of_day(
         span = np.arange(first, last + 1)
         span = span[flags[span]]
         peak = span[np.argmax(score[span])]
-        deviation = np.asarray(features[index[span]], np.float32).mean(axis=0, keepdims=True)
+        windows = np.unique(index[span])
+        deviation = np.asarray(features[windows], np.float32).mean(axis=0, keepdims=True)
         deviation -= typical_median_db[None, None, :, None]
         f_low, f_high = front_end.dominant_bands(deviation)[0]
         rows.append(
@@ -65,12 +67,13 @@ def detections_of_day(
                 "peak_utc": start[peak].item(),
                 "peak_score": float(score[peak]),
                 "peak_tail_prob": float(tail[peak]),
-                "n_windows": int(span.size),
+                "n_steps": int(span.size),
                 "band": band_label(f_low, f_high),
                 "f_low_hz": float(f_low),
                 "f_high_hz": float(f_high),
                 "file": files[first],
-                "offset_s": float(offsets[first]),
+                "offset_s": float(offsets[first])
+                + float((start[first] - window_start[first]) / np.timedelta64(1, "s")),
             }
         )
     rows.sort(key=lambda r: -r["peak_score"])
@@ -100,7 +103,7 @@ def detections(
     for day in partition_days(context):
         scores = warehouse.query(
             "SELECT s.*, w.offset_s FROM anomaly_scores s JOIN windows w USING (day, window_index) "
-            "WHERE s.day = ? ORDER BY s.window_start",
+            "WHERE s.day = ? ORDER BY s.step_start",
             [day],
         )
         table = pa.table({"day": pa.array([], pa.date32())})

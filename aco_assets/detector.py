@@ -59,6 +59,10 @@ class DetectorTrainingConfig(dg.Config):
     # the production score: the model score of best held-out event recall at the budget on the
     # realistic archive over three seeds ("The production score" in docs/results.md)
     score: Literal["np", "gmm_nll", "combined", "recon_error"] = "np"
+    # scores come every score_step_s seconds (steps of each analysis window), from localised
+    # errors: the largest over band_groups groups of bands (docs/model_results.md)
+    score_step_s: float = 1.0
+    band_groups: int = 8
     anomaly_source: Literal["decoded", "real", "mix"] = "real"
     # input standardisation: "row" (per band) was best and steadiest on the demo archive
     normalise: Literal["feature", "row", "global", "none"] = "row"
@@ -80,7 +84,17 @@ class DetectorTrainingConfig(dg.Config):
             return self.false_alarms_per_day / 24.0
         return self.false_alarms_per_hour
 
-    def ml_configs(self, input_shape: tuple[int, int, int]):
+    def n_steps(self, window_s: float) -> int:
+        """Scoring steps per analysis window of ``window_s`` seconds."""
+        steps = window_s / self.score_step_s
+        if self.score_step_s <= 0 or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(
+                f"score_step_s={self.score_step_s:g} must divide the {window_s:g} s analysis "
+                "window into whole steps (e.g. 1.0, 2.5 or 5.0)"
+            )
+        return int(round(steps))
+
+    def ml_configs(self, input_shape: tuple[int, int, int], window_s: float = 5.0):
         from ml import DetectorConfig, TrainConfig
 
         detector = DetectorConfig(
@@ -89,6 +103,8 @@ class DetectorTrainingConfig(dg.Config):
             n_components=self.n_components,
             normalise=self.normalise,
             score=self.score,
+            n_steps=self.n_steps(window_s),
+            band_groups=self.band_groups,
         )
         overrides = {
             k: v
@@ -229,7 +245,7 @@ def detector(
     calibration = gather_features(layout, warehouse, data.calibration)
     heldout = gather_features(layout, warehouse, data.heldout)
     front_end = _front_end_of(layout, data.general)
-    det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]))
+    det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]), front_end.window_s)
     context.log.info(
         f"training on {len(general)} general / {len(typical)} typical windows of "
         f"{len(data.split.train)} {data.split.unit}(s); calibration {data.split.calibration}, "
@@ -363,15 +379,23 @@ def _params(det_cfg, train_cfg, data: TrainingRows, config: DetectorTrainingConf
     }
 
 
+def step_spans(rows: pa.Table, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N * K,) start and end (us) of the ``n_steps`` scoring steps of each window row, in
+    the order of :meth:`ml.FittedDetector.score_steps` flattened (window by window)."""
+    start, end = utc_micros(rows["window_start"]), utc_micros(rows["window_end"])
+    step = (end - start) // n_steps  # (N,)
+    offsets = np.arange(n_steps)[None, :] * step[:, None]  # (N, K)
+    s = start[:, None] + offsets
+    return s.ravel(), (s + step[:, None]).ravel()
+
+
 def set_budget_threshold(fitted, features: np.ndarray, rows: pa.Table, config) -> BudgetThreshold:
-    """Turn the false-alarm budget into the production threshold on calibration time."""
-    scores = fitted.score(features).score
+    """Turn the false-alarm budget into the production threshold on calibration time, over
+    the model's scoring steps."""
+    scores = fitted.score_steps(features).score.ravel()
+    start, end = step_spans(rows, fitted.config.n_steps)
     budget = threshold_for_budget(
-        scores,
-        utc_micros(rows["window_start"]),
-        utc_micros(rows["window_end"]),
-        budget_per_hour=config.budget_per_hour,
-        max_gap_s=EPISODE_GAP_S,
+        scores, start, end, budget_per_hour=config.budget_per_hour, max_gap_s=EPISODE_GAP_S
     )
     fitted.set_operating_point(
         budget.threshold,
@@ -385,9 +409,9 @@ def set_budget_threshold(fitted, features: np.ndarray, rows: pa.Table, config) -
 def heldout_check(
     fitted, features: np.ndarray, rows: pa.Table, config
 ) -> tuple[float, BudgetCheck]:
-    """Window FPR and the two-sided alarm-rate check on the test units' typical windows."""
-    start, end = utc_micros(rows["window_start"]), utc_micros(rows["window_end"])
-    flags = is_anomalous(fitted.score(features).score, fitted.threshold)
+    """Step FPR and the two-sided alarm-rate check on the test units' typical windows."""
+    start, end = step_spans(rows, fitted.config.n_steps)
+    flags = is_anomalous(fitted.score_steps(features).score.ravel(), fitted.threshold)
     n_alarms = count_episodes(start, end, flags, max_gap_s=EPISODE_GAP_S)
     check = budget_check(
         n_alarms, audio_hours(start, end), config.budget_per_hour, alpha=config.check_alpha

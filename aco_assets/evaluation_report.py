@@ -84,12 +84,14 @@ def evaluation_dir(layout: DataLayout, version: int) -> Path:
 
 
 def scored_windows(warehouse: Warehouse, version: int) -> pa.Table:
-    """Windows scored by ``version`` that every method scored and no data-quality issue touches."""
+    """Steps scored by ``version`` that every method scored and no data-quality issue touches
+    (``window_start`` / ``window_end``: the scored step's span)."""
     finite = " AND ".join(f"isfinite({c})" for c in METHODS.values())
     return warehouse.query(
-        f"SELECT day, window_start, window_end, {', '.join(METHODS.values())}, is_anomaly "
+        "SELECT day, step_start AS window_start, step_end AS window_end, "
+        f"{', '.join(METHODS.values())}, is_anomaly "
         f"FROM anomaly_scores WHERE model_version = ? AND NOT quality_flag AND {finite} "
-        "ORDER BY window_start",
+        "ORDER BY step_start",
         [version],
     )
 
@@ -370,9 +372,9 @@ def held_out_summary(
 ) -> dict[str, Any]:
     """The yardstick of ``version`` on its test and training days, with the energy baselines."""
     windows = warehouse.query(
-        "SELECT day, window_start, window_end, score, np_error, latent_nll, combined, recon_error "
-        "FROM anomaly_scores WHERE model_version = ? AND isfinite(score) AND isfinite(combined) "
-        "AND isfinite(recon_error) ORDER BY window_start",
+        "SELECT day, step_start AS window_start, step_end AS window_end, score, np_error, "
+        "latent_nll, combined, recon_error FROM anomaly_scores WHERE model_version = ? "
+        "AND isfinite(score) AND isfinite(combined) AND isfinite(recon_error) ORDER BY step_start",
         [version],
     )
     days = sorted(set(windows["day"].to_pylist()))
