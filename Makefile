@@ -62,16 +62,17 @@ bench-pipeline: $(STAMP)
 ## "Regenerating the results"). Needs the real recordings in $(SOUNDS).
 results: results-check $(STAMP)
 	rm -f $(RESULTS)/timings.json
-	$(STEP) yardstick --of 1/9 -- $(BIN)/aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md
+	$(STEP) yardstick --of 1/10 -- $(BIN)/aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md
+	$(STEP) model-study --of 2/10 -- $(BIN)/python -m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/model_results.md
 	rm -rf $(RESULTS)/demo
-	$(STEP) demo --of 2/9 -- $(BIN)/aco demo --data $(RESULTS)/demo
-	$(STEP) demo-results --of 3/9 -- $(BIN)/aco results --data $(RESULTS)/demo --out docs/demo_results.md
-	$(STEP) real-sound --of 4/9 -- $(BIN)/python -m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md --note 'Model: the champion of the demo archive (`aco demo`, a step of `make results`).'
-	$(STEP) calibration --of 5/9 -- $(BIN)/python -m aco_assets.synth.calibration --real $(SOUNDS) --docs docs
-	$(STEP) realistic-describe --of 6/9 -- $(BIN)/aco synth --preset realistic --sounds $(SOUNDS) --describe --docs docs/synthetic_archive.md
-	$(STEP) digits --of 7/9 -- $(BIN)/python -m ml.experiments.digits_doc --work $(RESULTS)/digits --seeds $(SEEDS) --out docs/digits.md --figures docs/figures
-	$(STEP) benchmarks --of 8/9 -- $(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md
-	$(STEP) blocks --of 9/9 -- $(BIN)/python -m orchestration.docs_blocks --results $(RESULTS)
+	$(STEP) demo --of 3/10 -- $(BIN)/aco demo --data $(RESULTS)/demo
+	$(STEP) demo-results --of 4/10 -- $(BIN)/aco results --data $(RESULTS)/demo --out docs/demo_results.md
+	$(STEP) real-sound --of 5/10 -- $(BIN)/python -m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md --note 'Model: the champion of the demo archive (`aco demo`, a step of `make results`).'
+	$(STEP) calibration --of 6/10 -- $(BIN)/python -m aco_assets.synth.calibration --real $(SOUNDS) --docs docs
+	$(STEP) realistic-describe --of 7/10 -- $(BIN)/aco synth --preset realistic --sounds $(SOUNDS) --describe --docs docs/synthetic_archive.md
+	$(STEP) digits --of 8/10 -- $(BIN)/python -m ml.experiments.digits_doc --work $(RESULTS)/digits --seeds $(SEEDS) --out docs/digits.md --figures docs/figures
+	$(STEP) benchmarks --of 9/10 -- $(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md
+	$(STEP) blocks --of 10/10 -- $(BIN)/python -m orchestration.docs_blocks --results $(RESULTS)
 
 results-check:
 	$(if $(strip $(RESULTS)),,$(error RESULTS is empty: set RESULTS=DIR, the folder for the runs of make results))

@@ -1,0 +1,155 @@
+"""The variants ``orchestration.model_study`` measures (docs/model_results.md).
+
+Two kinds, all on the same held-out days of each seed:
+
+- *scoring* variants read the production champion of the seed (the model ``aco yardstick``
+  trained) in another way: whole 5 s windows instead of 1 s steps, without band groups, and
+  each of its scores alone; nothing is retrained;
+- *training* variants retrain the detector on the seed's training days with one thing changed
+  (one input channel, no Neyman-Pearson phase, two eras, fewer training days), scored like
+  production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from aco_assets.detector import DetectorTrainingConfig
+from aco_assets.protocol import unit_keys, utc_micros
+from orchestration.model_study import SeedData, StepScores
+
+WINDOW_S = 5.0
+#: anomaly_scores column names of the model's scores
+SCORES = {"np": "np_error", "recon_error": "recon_error", "gmm_nll": "gmm_nll",
+          "combined": "combined"}  # fmt: skip
+
+
+def champion(data: SeedData):
+    """The seed's champion detector (the newest version its yardstick run registered)."""
+    from ml import FittedDetector
+
+    models = sorted((Path(data.extra["folder"]) / "models").glob("v*/detector"),
+                    key=lambda p: int(p.parent.name[1:]))  # fmt: skip
+    if not models:
+        raise FileNotFoundError(f"no trained model in {data.extra['folder']}: run aco yardstick")
+    return FittedDetector.load(models[-1])
+
+
+def rescored(fitted, *, n_steps: int, band_groups: int):
+    """A copy of ``fitted`` whose network reads its errors with other scoring steps / groups
+    (same weights, same error scales); its calibration scores are recomputed."""
+    from ml import FittedDetector
+    from ml.model import NPDetector
+
+    config = dataclasses.replace(fitted.config, n_steps=n_steps, band_groups=band_groups)
+    model = NPDetector(config)
+    model.load_state_dict(fitted.model.state_dict())
+    return FittedDetector(model, fitted.gmm, train=fitted.train,
+                          calibration_scores=fitted.calibration_scores,
+                          combine_stats=fitted.combine_stats, history=fitted.history)  # fmt: skip
+
+
+def step_scores(fitted, x: np.ndarray, start_us: np.ndarray) -> StepScores:
+    """Every model score of ``x`` (N windows starting at ``start_us``) at the model's steps."""
+    s = fitted.score_steps(x)
+    k = fitted.config.n_steps
+    step = int(WINDOW_S * 1e6 / k)
+    starts = (start_us[:, None] + np.arange(k)[None, :] * step).ravel()
+    return StepScores(starts, starts + step,
+                      {name: getattr(s, field).ravel() for name, field in SCORES.items()})  # fmt: skip
+
+
+def _pair(fitted, data: SeedData, channels: slice = slice(None)):
+    return (step_scores(fitted, data.test[:, channels], data.test_start_us),
+            step_scores(fitted, data.calibration[:, channels], data.calibration_start_us))  # fmt: skip
+
+
+def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: int | None = None):
+    fitted = champion(data)
+    if n_steps is not None:
+        fitted = rescored(fitted, n_steps=n_steps, band_groups=band_groups)
+    return _pair(fitted, data)
+
+
+def training_variant(data: SeedData, *, channels: slice = slice(None), train_days: int | None = None,
+                     **train_overrides):  # fmt: skip
+    """Retrain with the production settings but for ``channels`` of the input, the first
+    ``train_days`` training days, and ``train_overrides`` of ``ml.TrainConfig``."""
+    from ml import fit_detector
+
+    config = DetectorTrainingConfig(seed=data.seed)
+    general, typical = data.general[:, channels], data.typical[:, channels]
+    is_typical = data.general_is_typical
+    if train_days is not None:
+        days = sorted(data.split.train)[:train_days]
+        rows = data.extra["rows"]
+        g_keep = np.isin(unit_keys(utc_micros(rows["general"]["window_start"]), "day"), days)
+        t_keep = np.isin(unit_keys(utc_micros(rows["typical"]["window_start"]), "day"), days)
+        general, typical, is_typical = general[g_keep], typical[t_keep], is_typical[g_keep]
+    det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]), WINDOW_S)
+    train_cfg = dataclasses.replace(train_cfg, **train_overrides)
+    fitted = fit_detector(general, typical, config=det_cfg, train=train_cfg,
+                          calibration=data.calibration[:, channels],
+                          candidates=general[~is_typical])  # fmt: skip
+    data.extra.setdefault("hours", {})[id(fitted)] = len(typical) * WINDOW_S / 3600
+    return _pair(fitted, data, channels)
+
+
+def energy_baselines(folder: Path) -> dict[str, dict]:
+    """The band-energy baselines' held-out figures of the seed's yardstick run."""
+    found = sorted((folder / "evaluation").glob("v*/yardstick.json"),
+                   key=lambda p: int(p.parent.name[1:]))  # fmt: skip
+    if not found:
+        return {}
+    methods = json.loads(found[-1].read_text())["parts"]["test"]["methods"]
+    return {k: v for k, v in methods.items() if k.startswith("energy")}
+
+
+#: name -> (what it is, how it is built); the first is the production design.
+VARIANTS: dict[str, tuple[str, Callable]] = {
+    "production": (
+        "production: 2 channels (file-median equalised + absolute), 1 s steps, "
+        "8 band groups, NP phase, 1 era",
+        scoring_variant,
+    ),
+    "whole_window": (
+        "scored per whole 5 s window, mean error over all bands (same network)",
+        partial(scoring_variant, n_steps=1, band_groups=1),
+    ),
+    "steps_no_groups": (
+        "1 s steps, mean error over all bands (same network)",
+        partial(scoring_variant, n_steps=5, band_groups=1),
+    ),
+    "window_groups": (
+        "whole 5 s window, 8 band groups (same network)",
+        partial(scoring_variant, n_steps=1, band_groups=8),
+    ),
+    "relative_only": (
+        "retrained on the file-median equalised channel only (the earlier front end)",
+        partial(training_variant, channels=slice(0, 1)),
+    ),
+    "no_np_phase": (
+        "retrained without the Neyman-Pearson phase (VAE + GMM only)",
+        partial(training_variant, phase2_steps=0),
+    ),
+    "eras_2": (
+        "retrained with 2 eras (phase 1, GMM, NP, GMM repeated)",
+        partial(training_variant, eras=2, phase1_steps_later=200),
+    ),
+    "train_days_1": (
+        "retrained on the first training day only",
+        partial(training_variant, train_days=1),
+    ),
+    "train_days_2": (
+        "retrained on the first 2 training days",
+        partial(training_variant, train_days=2),
+    ),
+}
+#: the score each variant is judged by (the production threshold is set for it)
+PRODUCTION: dict[str, str] = {name: "np" for name in VARIANTS} | {"no_np_phase": "recon_error"}
