@@ -24,9 +24,12 @@ from tests.conftest import lineage_resources
 
 @pytest.fixture
 def copied(lineage, tmp_path):
-    """A ``cp -a`` copy of the lineage's data folder (so these tests may kill runs in it)."""
+    """A ``cp -a`` copy of the lineage's data folder (so these tests may kill runs in it), its
+    ``reviews`` emptied (other tests import verdicts into the lineage's)."""
     data = tmp_path / "data"
     subprocess.run(["cp", "-a", str(lineage.data), str(data)], check=True)
+    with Warehouse(data / "aco.duckdb").transaction() as con:
+        con.execute("DELETE FROM reviews")
     return data
 
 
