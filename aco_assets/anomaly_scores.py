@@ -168,6 +168,7 @@ def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -
             if n
             else f"{day}: no windows to score (no spectrogram windows on this day)"
         ),
+        "windows": n // model.detector.config.n_steps,
         "scoring_steps": n,
         "anomalous_steps": anomalous,
         "anomaly_rate_pct": rate,

@@ -169,6 +169,9 @@ def run_variants(
             test, cal = fn(data)
             res = evaluate_steps(name, test, cal, data, production=production.get(name))
             res["_wall_s"] = time.perf_counter() - t0
+            hours = data.extra.pop("training_hours", None)
+            if hours is not None:
+                results["training_hours"].setdefault(name, []).append(hours)
             results["variants"].setdefault(name, {})[str(seed)] = res
             judged = res[production.get(name, "np")]
             print(f"seed {seed} {name}: class-balanced AUC {judged['class_balanced_auc']:.3f}, "

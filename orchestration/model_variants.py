@@ -77,8 +77,26 @@ def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: 
     return _pair(fitted, data)
 
 
+def pasted_anomalies(
+    typical: np.ndarray, sources: np.ndarray, n: int, *, seed: int, max_gain_db: float = 6.0
+) -> np.ndarray:
+    """``n`` synthetic transients (outlier exposure in the manner of CutPaste): a random
+    time-frequency patch of a random candidate window (4-24 bands x 2-16 frames, every
+    channel) pasted into a random typical window, raised by 0-``max_gain_db`` dB."""
+    rng = np.random.default_rng(seed)
+    _, _, f, t = typical.shape
+    out = typical[rng.integers(0, len(typical), n)].copy()
+    src = sources[rng.integers(0, len(sources), n)]
+    for i in range(n):
+        fw, tw = rng.integers(4, min(24, f) + 1), rng.integers(2, min(16, t) + 1)
+        f0, t0 = rng.integers(0, f - fw + 1), rng.integers(0, t - tw + 1)
+        patch = (slice(None), slice(f0, f0 + fw), slice(t0, t0 + tw))
+        out[i][patch] = src[i][patch] + rng.uniform(0.0, max_gain_db)
+    return out
+
+
 def training_variant(data: SeedData, *, channels: slice = slice(None), train_days: int | None = None,
-                     **train_overrides):  # fmt: skip
+                     pasted: bool = False, **train_overrides):  # fmt: skip
     """Retrain with the production settings but for ``channels`` of the input, the first
     ``train_days`` training days, and ``train_overrides`` of ``ml.TrainConfig``."""
     from ml import fit_detector
@@ -94,10 +112,14 @@ def training_variant(data: SeedData, *, channels: slice = slice(None), train_day
         general, typical, is_typical = general[g_keep], typical[t_keep], is_typical[g_keep]
     det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]), WINDOW_S)
     train_cfg = dataclasses.replace(train_cfg, **train_overrides)
+    candidates = general[~is_typical]
+    if pasted:  # as many pasted transients as real candidates, beside them
+        extra = pasted_anomalies(typical, candidates, len(candidates), seed=data.seed)
+        candidates = np.concatenate([candidates, extra])
     fitted = fit_detector(general, typical, config=det_cfg, train=train_cfg,
                           calibration=data.calibration[:, channels],
-                          candidates=general[~is_typical])  # fmt: skip
-    data.extra.setdefault("hours", {})[id(fitted)] = len(typical) * WINDOW_S / 3600
+                          candidates=candidates)  # fmt: skip
+    data.extra["training_hours"] = len(general) * WINDOW_S / 3600  # audio of phase 1
     return _pair(fitted, data, channels)
 
 
@@ -137,6 +159,11 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
     "no_np_phase": (
         "retrained without the Neyman-Pearson phase (VAE + GMM only)",
         partial(training_variant, phase2_steps=0),
+    ),
+    "pasted": (
+        "retrained with pasted transients (CutPaste-style patches of candidate windows in "
+        "typical ones) beside the real phase-2 candidates",
+        partial(training_variant, pasted=True),
     ),
     "eras_2": (
         "retrained with 2 eras (phase 1, GMM, NP, GMM repeated)",

@@ -49,7 +49,8 @@ def test_window_auc_matches_an_independent_computation_without_quality_windows(l
     wh = lineage.warehouse()
     finite = " AND ".join(f"isfinite({c})" for c in METHODS.values())
     rows = wh.query(
-        f"SELECT window_start, window_end, score, energy_score FROM anomaly_scores "
+        f"SELECT step_start AS window_start, step_end AS window_end, score, energy_score "
+        "FROM anomaly_scores "
         f"WHERE model_version = ? AND NOT quality_flag AND {finite}",
         [evaluated],
     )

@@ -104,14 +104,14 @@ def test_a_range_run_of_the_detection_stages_reports_each_days_own_windows(linea
         .to_pylist()
     }
     empty = first.isoformat()
-    assert scores[empty]["windows"] == 0 and scores[empty]["anomalous_windows"] == 0
+    assert scores[empty]["scoring_steps"] == 0 and scores[empty]["anomalous_steps"] == 0
     assert "no windows" in scores[empty]["summary"]
     windows = set()
     for day in lineage.partition_keys:
-        assert scores[day]["windows"] == per_day[day]["n"]
-        assert scores[day]["anomalous_windows"] == per_day[day]["a"]
+        assert scores[day]["scoring_steps"] == per_day[day]["n"]
+        assert scores[day]["anomalous_steps"] == per_day[day]["a"]
         assert day in scores[day]["day_scores"]  # the plot of that day, not of the last one
-        windows.add(scores[day]["windows"])
+        windows.add(scores[day]["scoring_steps"])
     features = _latest_by_day(lineage.instance, "spectrograms")
     assert features[empty]["windows"] == 0
     assert [features[d]["windows"] for d in lineage.partition_keys] == [

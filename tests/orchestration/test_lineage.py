@@ -199,7 +199,12 @@ def test_anomaly_scores_cover_every_window_with_the_model_version(lineage):
             )
             .to_pylist()
         )
-        assert len(rows) == n_windows
+        # one row per 1 s scoring step of each 5 s window
+        assert len(rows) == 5 * n_windows
+        assert sorted({r["step"] for r in rows}) == [0, 1, 2, 3, 4]
+        for r in rows:
+            assert r["window_start"] <= r["step_start"] < r["step_end"] <= r["window_end"]
+            assert r["step_end"] - r["step_start"] == dt.timedelta(seconds=1)
         assert {r["model_version"] for r in rows} == {1}
         scored = [r for r in rows if r["valid"]]
         assert all(0.0 <= r["tail_prob"] <= 1.0 and np.isfinite(r["score"]) for r in scored)
@@ -220,12 +225,12 @@ def test_quality_flagged_windows_never_count_as_anomalies(lineage):
     )
 
 
-def test_detections_are_merged_anomalous_windows(lineage):
+def test_detections_are_merged_anomalous_steps(lineage):
     dets = (
         lineage.warehouse().query("SELECT * FROM detections ORDER BY day, rank_in_day").to_pylist()
     )
     anomalous = _count(lineage, "SELECT count(*) FROM anomaly_scores WHERE is_anomaly")
-    assert sum(d["n_windows"] for d in dets) == anomalous
+    assert sum(d["n_steps"] for d in dets) == anomalous
     for d in dets:
         assert d["start_utc"] <= d["peak_utc"] < d["end_utc"]
         assert 10 <= d["f_low_hz"] < d["f_high_hz"] <= 10000
