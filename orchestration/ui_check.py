@@ -137,7 +137,7 @@ def day_counts(data: Path) -> dict[str, dict[str, int]]:
         files = con.execute("SELECT day, found, missing FROM coverage").fetchall()
     counts: dict[str, dict[str, int]] = {}
     for day, n, a in scores:
-        counts.setdefault(str(day), {}).update(windows=n, anomalous=a)
+        counts.setdefault(str(day), {}).update(windows=n, anomalous=a)  # n: scoring steps
     for day, found, missing in files:
         counts.setdefault(str(day), {}).update(found=found, missing=missing)
     return counts
@@ -230,7 +230,7 @@ def check_pages(browser: str, base: str, counts, days: list[str], out: Path) -> 
         )
         text = text_of(dom)
         if c.get("windows"):
-            want = f"{day}: {c['anomalous']} of {c['windows']} windows anomalous"
+            want = f"{day}: {c['anomalous']} of {c['windows']} scoring steps anomalous"
             expect(page, want in text, f"shows '{want}'")
             expect(page, "data:image/svg+xml" in dom, "draws the day's score line inline")
         else:
@@ -267,6 +267,8 @@ def check_pages(browser: str, base: str, counts, days: list[str], out: Path) -> 
         )
         expect(page, check in text, "names the check")
         expect(page, "No description provided" not in text, "has a description")
+        if check in CHECKS:  # evaluated per day: the latest result names its day
+            expect(page, any(f"{d}: " in text for d in days), "shows a day's own result")
     return failures
 
 
