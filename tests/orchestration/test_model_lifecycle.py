@@ -103,6 +103,5 @@ def test_a_copied_data_folder_scores_with_its_champion_once_the_original_is_gone
         away.rename(lineage.data)
     (event,) = result.asset_materializations_for_node("anomaly_scores")
     assert event.metadata["model_version"].value == 1
-    assert event.metadata["windows"].value > 0
-    assert _scored_versions(moved, lineage.days[0]) == {1}
+    assert _scored_versions(moved, lineage.days[0]) == {1}  # rows, all by the copy's champion
     assert any((moved / "models").iterdir())  # the copy's own cache
