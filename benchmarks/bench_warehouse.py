@@ -82,12 +82,26 @@ def day_tables(day: dt.date, rng: np.random.Generator) -> dict[str, pa.Table]:
         "peak_score": rng.random(k),
         "rank_in_day": np.arange(1, k + 1, dtype=np.int32),
     }
-    return {
-        "windows": pa.table(windows),
-        "quality_issues": pa.table(issues),
-        "anomaly_scores": pa.table(scores),
-        "detections": pa.table(detections),
+    tables = {
+        "windows": windows,
+        "quality_issues": issues,
+        "anomaly_scores": scores,
+        "detections": detections,
     }
+    return {name: _complete(name, pa.table(columns)) for name, columns in tables.items()}
+
+
+def _complete(name: str, rows: pa.Table) -> pa.Table:
+    """``rows`` with every declared NOT NULL column it lacks (zeros): the schema may grow."""
+    for col in TABLES_BY_NAME[name].columns:
+        if col.not_null and col.name not in rows.column_names:
+            zeros = pa.array(np.zeros(rows.num_rows, np.int64)).cast(pa.int64())
+            if pa.types.is_timestamp(col.arrow_type):
+                values = rows["window_start"] if "window_start" in rows.column_names else zeros
+            else:
+                values = zeros
+            rows = rows.append_column(col.name, values.cast(col.arrow_type))
+    return rows
 
 
 def single_file_write(path: Path, writes: list[tuple[str, pa.Table, dt.date]]) -> None:
