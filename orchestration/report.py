@@ -65,7 +65,7 @@ def pipeline_summary(layout: DataLayout, days: list[dt.date], *, top_per_day: in
         "Next:",
         f"  UI:      .venv/bin/aco ui --data {layout.data_dir}   (or make ui; then open http://127.0.0.1:3000)",
         f'  SQL:     .venv/bin/aco sql --data {layout.data_dir} "SELECT * FROM detections ORDER BY peak_score DESC LIMIT 20"',
-        f"           (to keep a session open during runs: .venv/bin/aco snapshot --data {layout.data_dir})",
+        f"           (or duckdb -readonly {layout.duckdb_path}: readers never block runs)",
         f"  Review:  WAV clips, spectrogram PNGs and Raven tables under {layout.review_dir}",
         f"  Results: .venv/bin/aco results --data {layout.data_dir}   (writes docs/demo_results.md)",
     ]
