@@ -18,6 +18,7 @@ ScoreName = Literal["np", "gmm_nll", "combined", "recon_error"]
 AnomalySource = Literal["decoded", "real", "mix"]
 Architecture = Literal["conv", "linear"]
 Normalise = Literal["feature", "row", "global", "none"]
+StepPool = Literal["mean", "max"]
 
 
 def _check(cond: bool, message: str) -> None:
@@ -63,6 +64,10 @@ class DetectorConfig:
         contiguous groups; a step's error is the largest, over groups, of the mean error of the
         group's cells in that step, each row's squared error divided first by its median on the
         typical training data. 1 with ``n_steps`` 1 is the whole-input mean squared error.
+    step_pool
+        How a step pools its columns: ``"mean"`` over the step's frames, or ``"max"``, the
+        frame of largest group error (a 30 ms ping then counts in full, not diluted by the
+        step's other frames).
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init
@@ -81,6 +86,7 @@ class DetectorConfig:
     score: ScoreName = "combined"
     n_steps: int = 1
     band_groups: int = 1
+    step_pool: StepPool = "mean"
     reg_covar: float = 1e-4
     gmm_max_iter: int = 300
     gmm_tol: float = 1e-4
@@ -105,6 +111,7 @@ class DetectorConfig:
             1 <= self.n_steps <= self.input_shape[2],
             f"n_steps must be in [1, W={self.input_shape[2]}], got {self.n_steps}",
         )
+        _check(self.step_pool in ("mean", "max"), f"step_pool={self.step_pool!r}")
         rows = self.input_shape[0] * self.input_shape[1]
         _check(
             1 <= self.band_groups <= rows,

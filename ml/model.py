@@ -130,7 +130,11 @@ class NPDetector(nn.Module):
         e = self.error_map(x, head)
         if self.config.band_groups > 1:
             e = e / getattr(self, f"error_scale_{head}")[None, :, None]
-        return torch.einsum("gr,brw,wk->bgk", self._groups, e, self._steps).amax(dim=1)
+        if self.config.step_pool == "mean":
+            return torch.einsum("gr,brw,wk->bgk", self._groups, e, self._steps).amax(dim=1)
+        worst = torch.einsum("gr,brw->bgw", self._groups, e).amax(dim=1)  # (B, W) worst group
+        inside = self._steps > 0  # (W, K)
+        return worst[:, :, None].masked_fill(~inside[None], float("-inf")).amax(dim=1)  # (B, K)
 
     @torch.no_grad()
     def set_error_scales(self, typical: np.ndarray, batch_size: int = 1024) -> None:

@@ -31,23 +31,30 @@ SCORES = {"np": "np_error", "recon_error": "recon_error", "gmm_nll": "gmm_nll",
 
 
 def champion(data: SeedData):
-    """The seed's champion detector (the newest version its yardstick run registered)."""
+    """The seed's champion detector, from the model cache its yardstick run filled (the
+    ``model_versions`` row holding the champion alias names its MLflow run)."""
+    from aco_assets.warehouse import Warehouse
     from ml import FittedDetector
 
-    models = sorted((Path(data.extra["folder"]) / "models").glob("v*/detector"),
-                    key=lambda p: int(p.parent.name[1:]))  # fmt: skip
-    if not models:
-        raise FileNotFoundError(f"no trained model in {data.extra['folder']}: run aco yardstick")
-    return FittedDetector.load(models[-1])
+    folder = Path(data.extra["folder"])
+    rows = Warehouse(folder / "aco.duckdb").query(
+        "SELECT run_id FROM model_versions WHERE is_champion ORDER BY model_version DESC LIMIT 1"
+    )
+    found = sorted((folder / "models").glob(f"{rows['run_id'][0].as_py()}-*/detector"))
+    if not rows.num_rows or not found:
+        raise FileNotFoundError(f"no champion model cached in {folder}: run aco yardstick")
+    return FittedDetector.load(found[-1])
 
 
-def rescored(fitted, *, n_steps: int, band_groups: int):
+def rescored(fitted, *, n_steps: int, band_groups: int, step_pool: str = "mean"):
     """A copy of ``fitted`` whose network reads its errors with other scoring steps / groups
     (same weights, same error scales); its calibration scores are recomputed."""
     from ml import FittedDetector
     from ml.model import NPDetector
 
-    config = dataclasses.replace(fitted.config, n_steps=n_steps, band_groups=band_groups)
+    config = dataclasses.replace(
+        fitted.config, n_steps=n_steps, band_groups=band_groups, step_pool=step_pool
+    )
     model = NPDetector(config)
     model.load_state_dict(fitted.model.state_dict())
     return FittedDetector(model, fitted.gmm, train=fitted.train,
@@ -70,10 +77,11 @@ def _pair(fitted, data: SeedData, channels: slice = slice(None)):
             step_scores(fitted, data.calibration[:, channels], data.calibration_start_us))  # fmt: skip
 
 
-def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: int | None = None):
+def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: int | None = None,
+                    step_pool: str = "mean"):  # fmt: skip
     fitted = champion(data)
     if n_steps is not None:
-        fitted = rescored(fitted, n_steps=n_steps, band_groups=band_groups)
+        fitted = rescored(fitted, n_steps=n_steps, band_groups=band_groups, step_pool=step_pool)
     return _pair(fitted, data)
 
 
@@ -136,21 +144,30 @@ def energy_baselines(folder: Path) -> dict[str, dict]:
 #: name -> (what it is, how it is built); the first is the production design.
 VARIANTS: dict[str, tuple[str, Callable]] = {
     "production": (
-        "production: 2 channels (file-median equalised + absolute), 1 s steps, "
-        "8 band groups, NP phase, 1 era",
+        "production: 2 channels (file-median equalised + absolute), 1 s steps, the "
+        "worst of 32 band groups in the step's worst frame, NP phase, 1 era",
         scoring_variant,
     ),
     "whole_window": (
-        "scored per whole 5 s window, mean error over all bands (same network)",
-        partial(scoring_variant, n_steps=1, band_groups=1),
+        "the earlier scoring: one score per 5 s window, mean error over all bands "
+        "and frames (same network)",
+        partial(scoring_variant, n_steps=1, band_groups=1, step_pool="mean"),
     ),
-    "steps_no_groups": (
-        "1 s steps, mean error over all bands (same network)",
-        partial(scoring_variant, n_steps=5, band_groups=1),
+    "step_mean": (
+        "1 s steps, 32 band groups, mean over the step's frames (same network)",
+        partial(scoring_variant, n_steps=5, band_groups=32, step_pool="mean"),
     ),
-    "window_groups": (
-        "whole 5 s window, 8 band groups (same network)",
-        partial(scoring_variant, n_steps=1, band_groups=8),
+    "groups_8": (
+        "1 s steps, 8 band groups, worst frame (same network)",
+        partial(scoring_variant, n_steps=5, band_groups=8, step_pool="max"),
+    ),
+    "no_groups": (
+        "1 s steps, mean over all bands, worst frame (same network)",
+        partial(scoring_variant, n_steps=5, band_groups=1, step_pool="max"),
+    ),
+    "window_max": (
+        "one score per 5 s window, 32 band groups, worst frame (same network)",
+        partial(scoring_variant, n_steps=1, band_groups=32, step_pool="max"),
     ),
     "relative_only": (
         "retrained on the file-median equalised channel only (the earlier front end)",

@@ -74,3 +74,25 @@ def test_a_saved_stepped_detector_scores_the_same_steps(stepped, small_data, tmp
     np.testing.assert_allclose(loaded.score_steps(x).score, stepped.score_steps(x).score,
                                rtol=1e-6)  # fmt: skip
     assert loaded.config.n_steps == 4 and loaded.config.band_groups == 4
+
+
+def test_max_pooling_counts_a_one_frame_click_in_full(small_fitted, small_data):
+    from ml.model import NPDetector
+
+    def scorer(pool: str) -> NPDetector:
+        cfg = dataclasses.replace(small_fitted.config, n_steps=2, band_groups=1, step_pool=pool)
+        model = NPDetector(cfg)
+        model.load_state_dict(small_fitted.model.state_dict())
+        return model.eval()
+
+    x = torch.from_numpy(small_data["typical_test"].copy())
+    x[:, :, :, 1] += 4.0  # one loud frame of the first step (frames 0-3)
+    with torch.no_grad():
+        mean, worst = (
+            scorer("mean").step_errors(x, "discriminator"),
+            scorer("max").step_errors(x, "discriminator"),
+        )
+        frame = scorer("max").error_map(x, "discriminator").mean(1)  # (N, W) per-frame mean
+    np.testing.assert_allclose(worst[:, 0].numpy(), frame[:, :4].amax(1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(mean[:, 0].numpy(), frame[:, :4].mean(1).numpy(), rtol=1e-5)
+    assert bool((worst[:, 0] > 2 * mean[:, 0]).all())
