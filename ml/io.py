@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["save_detector", "load_detector", "file_digests", "FORMAT_VERSION", "CHECKSUMS_FILE"]
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = 3  # 2: recon_error calibration scores, operating point; 3: scoring steps, error scales
+# 2: recon_error calibration scores, operating point; 3: scoring steps, error scales
+FORMAT_VERSION = 3
 _FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
 CHECKSUMS_FILE = "checksums.json"
 
