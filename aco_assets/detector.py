@@ -23,6 +23,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from aco_assets.day_reports import pct, sig
 from aco_assets.features import FrontEndConfig
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
@@ -327,11 +328,18 @@ def detector(
             "checks_passed": passed,
             "score": fitted.score_name,
             "false_alarm_budget_per_hour": budget.budget_per_hour,
-            "threshold": dg.MetadataValue.float(float(fitted.threshold)),
+            "summary": dg.MetadataValue.text(
+                f"model version {version}: {budget.budget_per_hour:g} false alarm(s) per hour "
+                f"budget, threshold {sig(float(fitted.threshold)):g} ({budget.method}); held-out "
+                f"{check.rate_per_hour:.2f} alarms/h over {check.hours:.2f} h; check "
+                f"{'passed' if passed else 'failed'}"
+            ),
+            "threshold": sig(float(fitted.threshold)),
             "threshold_rule": budget.method,
-            "heldout_false_alarms_per_hour": dg.MetadataValue.float(check.rate_per_hour),
-            "heldout_hours": dg.MetadataValue.float(check.hours),
-            "heldout_fpr": dg.MetadataValue.float(heldout_fpr),
+            "heldout_false_alarms_per_hour": round(float(check.rate_per_hour), 3),
+            "heldout_hours": round(float(check.hours), 3),
+            "heldout_step_fpr_pct": pct(heldout_fpr, digits=2),
+            "score_step_s": config.score_step_s,
             "train_units": ", ".join(data.split.train),
             "calibration_units": ", ".join(data.split.calibration),
             "test_units": ", ".join(data.split.test),

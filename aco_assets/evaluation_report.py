@@ -318,7 +318,9 @@ def evaluation(
         metadata["figures"] = dg.MetadataValue.md(
             "\n\n".join(markdown_image(p, n) for n, p in figures.items())
         )
-        metadata["figures_dir"] = dg.MetadataValue.path(str(evaluation_dir(layout, version)))
+        metadata["figures_dir"] = dg.MetadataValue.path(
+            layout.relative(evaluation_dir(layout, version))
+        )
         split = model_split(model[0])
         if split is None:
             context.log.info(f"model version {version} records no time split: no held-out figures")
@@ -328,7 +330,7 @@ def evaluation(
             path.write_text(json.dumps(summary, indent=2, default=float))
             rows += yardstick_rows(summary)
             metadata["held_out"] = dg.MetadataValue.md(held_out_markdown(summary))
-            metadata["yardstick"] = dg.MetadataValue.path(str(path))
+            metadata["yardstick"] = dg.MetadataValue.path(layout.relative(path))
     else:
         context.log.info(f"no ground truth at {catalog_path}: only alarm and review metrics")
         if per_day:
@@ -338,7 +340,9 @@ def evaluation(
                     "alarms_per_day",
                 )
             )
-            metadata["figures_dir"] = dg.MetadataValue.path(str(evaluation_dir(layout, version)))
+            metadata["figures_dir"] = dg.MetadataValue.path(
+                layout.relative(evaluation_dir(layout, version))
+            )
     metadata["summary"] = dg.MetadataValue.text(headline(version, days, production.num_rows, rows))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     table = pa.Table.from_pylist(

@@ -46,6 +46,16 @@ class DataLayout:
         archive = archive_root or os.environ.get(ENV_ARCHIVE_ROOT) or data / "archive"
         return cls(data_dir=data, archive_root=Path(archive).expanduser().resolve())
 
+    def relative(self, path: str | os.PathLike) -> str:
+        """``path`` relative to the data folder (POSIX), for what is stored or shown (Dagster
+        metadata, tables): it stays true when the folder is copied or moved. A path outside
+        the folder is returned as it is."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.data_dir.resolve()).as_posix()
+        except ValueError:
+            return str(p)
+
     @property
     def duckdb_path(self) -> Path:
         return self.data_dir / "aco.duckdb"

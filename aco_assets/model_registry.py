@@ -21,7 +21,9 @@ failed step, and that must be this line, not torch's or MLflow's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -100,13 +102,17 @@ def log_detector(
     fitted.save(model_dir)
     (model_dir / REFERENCE_FILE).write_text(json.dumps(reference))
     digests = file_digests(model_dir)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=DetectorPyfunc(),
-        artifacts={DETECTOR_DIR: str(model_dir)},
-        pip_requirements=["torch==2.13.0", "numpy", "scipy", "pandas", "aco-anomaly"],
-        registered_model_name=registered_model_name,
-    )
+    chatter = io.StringIO()  # MLflow prints "Registered model ... / Created version ..." itself
+    with contextlib.redirect_stderr(chatter):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=DetectorPyfunc(),
+            artifacts={DETECTOR_DIR: str(model_dir)},
+            pip_requirements=["torch==2.13.0", "numpy", "scipy", "pandas", "aco-anomaly"],
+            registered_model_name=registered_model_name,
+        )
+    for line in chatter.getvalue().splitlines():
+        logger.debug("mlflow: %s", line)
     version = int(info.registered_model_version)
     mlflow.MlflowClient().set_model_version_tag(
         registered_model_name, str(version), CHECKSUM_TAG, json.dumps(digests, sort_keys=True)

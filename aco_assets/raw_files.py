@@ -163,7 +163,7 @@ def day_metadata(cov: dict, rows: list[dict], storage: StorageResource) -> dict:
         "decodable_pct": (
             dg.MetadataValue.text("no files") if share is None else pct(share, digits=2)
         ),
-        "duckdb": dg.MetadataValue.path(str(storage.layout().duckdb_path)),
+        "duckdb": dg.MetadataValue.path(storage.layout().relative(storage.layout().duckdb_path)),
     }
 
 

@@ -220,7 +220,13 @@ def review_clips(
         report_day(
             context,
             day,
-            day_metadata(day, rendered, selections_path(layout, day), kept, config.thumbnails),
+            day_metadata(
+                day,
+                rendered,
+                Path(layout.relative(selections_path(layout, day))),
+                Path(layout.relative(kept)) if kept is not None else None,
+                config.thumbnails,
+            ),
         )
     return dg.MaterializeResult()
 

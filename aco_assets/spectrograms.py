@@ -182,7 +182,7 @@ def day_metadata(front_end, day, features, windows: pa.Table, issues: pa.Table, 
             _picture(front_end, day, features, windows)
         )
     metadata["feature_shape"] = str(front_end.feature_shape)
-    metadata["features_file"] = dg.MetadataValue.path(str(layout.features_path(day)))
+    metadata["features_file"] = dg.MetadataValue.path(layout.relative(layout.features_path(day)))
     return metadata
 
 
