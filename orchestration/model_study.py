@@ -152,31 +152,54 @@ Variant = Callable[[SeedData], tuple[StepScores, StepScores]]
 CLASSES = ("blue_whale", "humpback", "implosion", "orca", "ping", "ship")
 
 
-def run_variants(
-    work: Path, seeds: Sequence[int], variants: dict[str, tuple[str, Variant]], *,
-    production: dict[str, str],
-) -> dict[str, Any]:  # fmt: skip
-    """``{variant: {seed: {score: figures}}}`` plus the seeds' energy baselines."""
-    from orchestration.model_variants import energy_baselines
+def run_seed_variants(
+    work: Path, seed: int, names: Sequence[str], production: dict[str, str]
+) -> dict[str, Any]:
+    """Every named variant on one seed: ``{"variants": {name: figures}, "energy", "hours"}``."""
+    import torch
 
+    from orchestration.model_variants import VARIANTS, energy_baselines
+
+    torch.set_num_threads(1)  # one seed per process (``--jobs``)
+    folder = work / f"seed{seed}"
+    data = load_seed(folder, seed)
+    out: dict[str, Any] = {"variants": {}, "energy": energy_baselines(folder), "hours": {}}
+    for name in names:
+        t0 = time.perf_counter()
+        test, cal = VARIANTS[name][1](data)
+        res = evaluate_steps(name, test, cal, data, production=production.get(name))
+        res["_wall_s"] = time.perf_counter() - t0
+        hours = data.extra.pop("training_hours", None)
+        if hours is not None:
+            out["hours"][name] = hours
+        out["variants"][name] = res
+        judged = res[production.get(name, "np")]
+        print(f"seed {seed} {name}: class-balanced AUC {judged['class_balanced_auc']:.3f}, "
+              f"recall at budget {judged['recall_at_budget']:.2f} ({res['_wall_s']:.0f} s)",
+              flush=True)  # fmt: skip
+    return out
+
+
+def run_variants(
+    work: Path, seeds: Sequence[int], names: Sequence[str], *, production: dict[str, str],
+    jobs: int = 1,
+) -> dict[str, Any]:  # fmt: skip
+    """``{"variants": {variant: {seed: {score: figures}}}, "energy", "training_hours"}``."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            per_seed = list(pool.map(run_seed_variants, [work] * len(seeds), seeds,
+                                     [list(names)] * len(seeds), [production] * len(seeds)))  # fmt: skip
+    else:
+        per_seed = [run_seed_variants(work, s, names, production) for s in seeds]
     results: dict[str, Any] = {"variants": {}, "energy": {}, "training_hours": {}}
-    for seed in seeds:
-        folder = work / f"seed{seed}"
-        data = load_seed(folder, seed)
-        results["energy"][str(seed)] = energy_baselines(folder)
-        for name, (_, fn) in variants.items():
-            t0 = time.perf_counter()
-            test, cal = fn(data)
-            res = evaluate_steps(name, test, cal, data, production=production.get(name))
-            res["_wall_s"] = time.perf_counter() - t0
-            hours = data.extra.pop("training_hours", None)
-            if hours is not None:
-                results["training_hours"].setdefault(name, []).append(hours)
+    for seed, one in zip(seeds, per_seed, strict=True):
+        results["energy"][str(seed)] = one["energy"]
+        for name, res in one["variants"].items():
             results["variants"].setdefault(name, {})[str(seed)] = res
-            judged = res[production.get(name, "np")]
-            print(f"seed {seed} {name}: class-balanced AUC {judged['class_balanced_auc']:.3f}, "
-                  f"recall at budget {judged['recall_at_budget']:.2f} ({res['_wall_s']:.0f} s)",
-                  flush=True)  # fmt: skip
+        for name, hours in one["hours"].items():
+            results["training_hours"].setdefault(name, []).append(hours)
     return results
 
 
@@ -283,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--only", nargs="*", default=None, help="variant names (default: all)")
     p.add_argument("--out", type=Path, default=Path("docs/model_results.md"))
+    p.add_argument("--jobs", type=int, default=1, help="seeds measured at once (processes)")
     args = p.parse_args(argv)
     from orchestration import model_variants
 
@@ -294,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model_study: no yardstick data folder for seed(s) {missing} in {args.work}: "
               "run `aco yardstick` first")  # fmt: skip
         return 2
-    results = run_variants(args.work, args.seeds, variants, production=model_variants.PRODUCTION)
+    results = run_variants(args.work, args.seeds, list(variants),
+                           production=model_variants.PRODUCTION, jobs=args.jobs)  # fmt: skip
     (args.work / "model_study.json").write_text(json.dumps(results, indent=1, default=float))
     command = f"python -m orchestration.model_study --work {args.work} --seeds " + " ".join(
         map(str, args.seeds)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The generators `make results` runs, in this order (a fragment of each recipe line).
 GENERATORS = (
     "aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md",
-    "-m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/model_results.md",
+    "-m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2",
     "aco demo --data $(RESULTS)/demo",
     "aco results --data $(RESULTS)/demo --out docs/demo_results.md",
     "-m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md",

@@ -18,7 +18,7 @@ import pytest
 
 # Three days of four files: one day each to train, calibrate and test. A detector small enough
 # for CI; the typical selection counts two of the four daily files (19 h and 01 h HST).
-DAYS, FILES_PER_DAY = 3, 4
+DAYS, FILES_PER_DAY = 3, 8
 DETECTOR = {"phase1_steps": 300, "phase2_steps": 100, "eras": 1, "seed": 0}
 TYPICAL = {"min_typical_windows": 50, "evening_hours_hst": [19, 1]}
 
