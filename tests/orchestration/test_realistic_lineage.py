@@ -18,8 +18,13 @@ import pytest
 
 # Three days of four files: one day each to train, calibrate and test. A detector small enough
 # for CI; the typical selection counts two of the four daily files (19 h and 01 h HST).
-DAYS, FILES_PER_DAY = 3, 8
-DETECTOR = {"phase1_steps": 300, "phase2_steps": 100, "eras": 1, "seed": 0}
+DAYS, FILES_PER_DAY = 3, 4
+# The production score here is the VAE's: on this archive (one training day of four files of the
+# stand-in recordings) the Neyman-Pearson phase does not learn what is unusual (its score ranked
+# held-out events at a class-balanced AUC of 0.40-0.60, below chance at 8 files a day), while on
+# the realistic archive of real recordings it is the best score (docs/model_results.md).
+DETECTOR = {"phase1_steps": 300, "phase2_steps": 100, "eras": 1, "seed": 0,
+            "score": "recon_error"}  # fmt: skip
 TYPICAL = {"min_typical_windows": 50, "evening_hours_hst": [19, 1]}
 
 
