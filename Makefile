@@ -63,7 +63,7 @@ bench-pipeline: $(STAMP)
 results: results-check $(STAMP)
 	rm -f $(RESULTS)/timings.json
 	$(STEP) yardstick --of 1/10 -- $(BIN)/aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md
-	$(STEP) model-study --of 2/10 -- $(BIN)/python -m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2 --out docs/model_results.md
+	$(STEP) model-study --of 2/10 -- $(BIN)/python -m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2 --fresh --out docs/model_results.md
 	rm -rf $(RESULTS)/demo
 	$(STEP) demo --of 3/10 -- $(BIN)/aco demo --data $(RESULTS)/demo
 	$(STEP) demo-results --of 4/10 -- $(BIN)/aco results --data $(RESULTS)/demo --out docs/demo_results.md

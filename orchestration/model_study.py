@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -164,12 +165,22 @@ def run_seed_variants(
     folder = work / f"seed{seed}"
     data = load_seed(folder, seed)
     out: dict[str, Any] = {"variants": {}, "energy": energy_baselines(folder), "hours": {}}
+    cache = work / "model_study" / f"seed{seed}"
+    cache.mkdir(parents=True, exist_ok=True)
     for name in names:
+        done = cache / f"{name}.json"
+        if done.exists():  # measured by an earlier run on the same data folder
+            saved = json.loads(done.read_text())
+            out["variants"][name] = saved["figures"]
+            if saved.get("hours") is not None:
+                out["hours"][name] = saved["hours"]
+            continue
         t0 = time.perf_counter()
         test, cal = VARIANTS[name][1](data)
         res = evaluate_steps(name, test, cal, data, production=production.get(name))
         res["_wall_s"] = time.perf_counter() - t0
         hours = data.extra.pop("training_hours", None)
+        done.write_text(json.dumps({"figures": res, "hours": hours}, default=float))
         if hours is not None:
             out["hours"][name] = hours
         out["variants"][name] = res
@@ -307,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=None, help="variant names (default: all)")
     p.add_argument("--out", type=Path, default=Path("docs/model_results.md"))
     p.add_argument("--jobs", type=int, default=1, help="seeds measured at once (processes)")
+    p.add_argument("--fresh", action="store_true", help="forget variants measured before")
     args = p.parse_args(argv)
     from orchestration import model_variants
 
@@ -318,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model_study: no yardstick data folder for seed(s) {missing} in {args.work}: "
               "run `aco yardstick` first")  # fmt: skip
         return 2
+    if args.fresh:
+        shutil.rmtree(args.work / "model_study", ignore_errors=True)
     results = run_variants(args.work, args.seeds, list(variants),
                            production=model_variants.PRODUCTION, jobs=args.jobs)  # fmt: skip
     (args.work / "model_study.json").write_text(json.dumps(results, indent=1, default=float))

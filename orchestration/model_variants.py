@@ -113,9 +113,13 @@ def training_variant(data: SeedData, *, channels: slice = slice(None), train_day
     general, typical = data.general[:, channels], data.typical[:, channels]
     is_typical = data.general_is_typical
     if train_days is not None:
-        days = sorted(data.split.train)[:train_days]
+        # the first training days that hold phase-2 candidates (windows outside the typical
+        # selection): a day of a low-traffic month can be typical throughout
         rows = data.extra["rows"]
-        g_keep = np.isin(unit_keys(utc_micros(rows["general"]["window_start"]), "day"), days)
+        g_days = unit_keys(utc_micros(rows["general"]["window_start"]), "day")
+        with_candidates = sorted(set(g_days[~is_typical].tolist()))
+        days = with_candidates[:train_days]
+        g_keep = np.isin(g_days, days)
         t_keep = np.isin(unit_keys(utc_micros(rows["typical"]["window_start"]), "day"), days)
         general, typical, is_typical = general[g_keep], typical[t_keep], is_typical[g_keep]
     det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]), WINDOW_S)
