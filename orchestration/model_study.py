@@ -282,13 +282,13 @@ def markdown(results: dict[str, Any], variants: dict[str, tuple[str, Variant]],
         "method); the calibrated threshold is the one the budget sets on the calibration days. "
         "Per-class columns: event recall at <= 1 false alarm per hour.",
         "",
-        "## Variants",
+        "### Variants",
         "",
         head,
         rule,
         *rows,
         "",
-        "## The production network's scores, each alone, and the baselines",
+        "### The production network's scores, each alone, and the baselines",
         "",
         "The Neyman-Pearson score (`np`) is the discriminator head's localised error; "
         "`recon_error` is the VAE generator's; `gmm_nll` the latent mixture's negative "
@@ -304,7 +304,7 @@ def markdown(results: dict[str, Any], variants: dict[str, tuple[str, Variant]],
     hours = results.get("training_hours", {})
     if hours:
         lines += [
-            "Training audio of the training-day variants (typical windows, hours): "
+            "Audio of phase 1 of the retrained variants (general windows of their training days, hours): "
             + ", ".join(f"{k}: {_stat(vals, 2)}" for k, vals in hours.items()),
             "",
         ]
