@@ -218,7 +218,11 @@ def _stat(values: list[float], digits: int = 2) -> str:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
     if not v.size:
         return "-"
-    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}" if v.size > 1 else f"{v[0]:.{digits}f}"
+    return (
+        f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+        if v.size > 1
+        else f"{v[0]:.{digits}f}"
+    )
 
 
 def _figures(per_seed: dict[str, dict], key: str, cls: str | None = None) -> list[float]:
