@@ -130,9 +130,7 @@ def test_a_range_run_of_the_detection_stages_reports_each_days_own_windows(linea
     clips = _latest_by_day(lineage.instance, "review_clips")
     assert clips[empty]["clips"] == 0
     checks = {(e.check_name, e.partition) for e in result.get_asset_check_evaluations()}
-    assert checks >= {
-        ("anomaly_rate_in_band", d) for d in [empty, *lineage.partition_keys]
-    }
+    assert checks >= {("anomaly_rate_in_band", d) for d in [empty, *lineage.partition_keys]}
 
 
 def test_every_asset_check_of_the_code_location_has_a_description():
