@@ -40,6 +40,7 @@ from aco_assets.protocol import (
     count_episodes,
     is_anomalous,
     split_units,
+    step_spans_us,
     threshold_for_budget,
     unit_keys,
     utc_micros,
@@ -393,11 +394,7 @@ def _params(det_cfg, train_cfg, data: TrainingRows, config: DetectorTrainingConf
 def step_spans(rows: pa.Table, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(N * K,) start and end (us) of the ``n_steps`` scoring steps of each window row, in
     the order of :meth:`ml.FittedDetector.score_steps` flattened (window by window)."""
-    start, end = utc_micros(rows["window_start"]), utc_micros(rows["window_end"])
-    step = (end - start) // n_steps  # (N,)
-    offsets = np.arange(n_steps)[None, :] * step[:, None]  # (N, K)
-    s = start[:, None] + offsets
-    return s.ravel(), (s + step[:, None]).ravel()
+    return step_spans_us(utc_micros(rows["window_start"]), utc_micros(rows["window_end"]), n_steps)
 
 
 def set_budget_threshold(fitted, features: np.ndarray, rows: pa.Table, config) -> BudgetThreshold:

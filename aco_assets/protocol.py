@@ -155,6 +155,17 @@ def _spread(candidates: np.ndarray, k: int, phase: float) -> np.ndarray:
     return candidates[np.clip(pos, 0, len(candidates) - 1)]
 
 
+def step_spans_us(
+    start_us: np.ndarray, end_us: np.ndarray, n_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N * K,) start and end (us) of ``n_steps`` equal steps of each span (N,), window by
+    window (the order of ``ml.FittedDetector.score_steps`` flattened)."""
+    start, end = np.asarray(start_us, np.int64), np.asarray(end_us, np.int64)
+    step = (end - start) // n_steps  # (N,)
+    s = start[:, None] + np.arange(n_steps)[None, :] * step[:, None]  # (N, K)
+    return s.ravel(), (s + step[:, None]).ravel()
+
+
 def audio_hours(start_us: np.ndarray, end_us: np.ndarray) -> float:
     """Hours covered by the union of the step spans (overlapping steps count once)."""
     s, e = _sorted_spans(start_us, end_us)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from aco_assets.detector import DetectorTrainingConfig
-from aco_assets.protocol import unit_keys, utc_micros
+from aco_assets.protocol import step_spans_us, unit_keys, utc_micros
 from orchestration.model_study import SeedData, StepScores
 
 WINDOW_S = 5.0
@@ -62,19 +62,18 @@ def rescored(fitted, *, n_steps: int, band_groups: int, step_pool: str = "mean")
                           combine_stats=fitted.combine_stats, history=fitted.history)  # fmt: skip
 
 
-def step_scores(fitted, x: np.ndarray, start_us: np.ndarray) -> StepScores:
-    """Every model score of ``x`` (N windows starting at ``start_us``) at the model's steps."""
+def step_scores(fitted, x: np.ndarray, start_us: np.ndarray, end_us: np.ndarray) -> StepScores:
+    """Every model score of ``x`` (N windows spanning ``start_us``-``end_us``) at its steps."""
     s = fitted.score_steps(x)
-    k = fitted.config.n_steps
-    step = int(WINDOW_S * 1e6 / k)
-    starts = (start_us[:, None] + np.arange(k)[None, :] * step).ravel()
-    return StepScores(starts, starts + step,
+    starts, ends = step_spans_us(start_us, end_us, fitted.config.n_steps)
+    return StepScores(starts, ends,
                       {name: getattr(s, field).ravel() for name, field in SCORES.items()})  # fmt: skip
 
 
 def _pair(fitted, data: SeedData, channels: slice = slice(None)):
-    return (step_scores(fitted, data.test[:, channels], data.test_start_us),
-            step_scores(fitted, data.calibration[:, channels], data.calibration_start_us))  # fmt: skip
+    return (step_scores(fitted, data.test[:, channels], data.test_start_us, data.test_end_us),
+            step_scores(fitted, data.calibration[:, channels], data.calibration_start_us,
+                        data.calibration_end_us))  # fmt: skip
 
 
 def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: int | None = None,
