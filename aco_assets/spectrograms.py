@@ -29,12 +29,10 @@ class SpectrogramsConfig(dg.Config):
     workers: int = 2  # processes computing features in parallel
     window_s: float = 5.0  # analysis window length, s (changing it requires retraining)
     # features relative to each file's per-band median (spectral equalisation: transients stay,
-    # season / time of day / gain drift go), absolute, or both as two channels (the default:
-    # what lasts a whole file, a ship, stays visible; docs/model_results.md); changing it
-    # requires retraining
-    normalise: Literal["none", "file_median", "file_median_and_absolute"] = (
-        "file_median_and_absolute"
-    )
+    # season / time of day / gain drift go; the default, measured against the two-channel front
+    # end by the model study, docs/model_results.md), absolute, or both as two channels;
+    # changing it requires retraining
+    normalise: Literal["none", "file_median", "file_median_and_absolute"] = "file_median"
 
 
 def save_day_features(path: Path, features: np.ndarray, front_end: FrontEndConfig) -> None:

@@ -80,15 +80,16 @@ PRESETS: dict[str, ArchivePreset] = {
         faults=True,
     ),
     "full": ArchivePreset(((dt.date(2017, 3, 1), 1),), files_per_day=288, faults=False),
-    # Built from real recordings (:mod:`aco_assets.synth.realistic`): seven days, eight files a
-    # day (two in the HST evening), whale season and low-traffic summer in both header layouts.
+    # Built from real recordings (:mod:`aco_assets.synth.realistic`): fourteen days, eight files
+    # a day (two in the HST evening), whale season and low-traffic summer in both header layouts;
+    # enough days for eight training, two calibration and four test days.
     "realistic": ArchivePreset(
         (
-            (dt.date(2016, 2, 14), 2),  # humpback and blue whale season (layout A)
-            (dt.date(2016, 7, 19), 2),  # low-traffic summer, no whales (layout A)
-            (dt.date(2017, 1, 17), 1),  # humpback and blue whale season (layout B)
-            (dt.date(2017, 3, 14), 1),  # humpback peak (layout B)
-            (dt.date(2017, 8, 15), 1),  # low-traffic summer (layout B)
+            (dt.date(2016, 2, 14), 3),  # humpback and blue whale season (layout A)
+            (dt.date(2016, 7, 19), 3),  # low-traffic summer, no whales (layout A)
+            (dt.date(2017, 1, 17), 3),  # humpback and blue whale season (layout B)
+            (dt.date(2017, 3, 14), 3),  # humpback peak (layout B)
+            (dt.date(2017, 8, 15), 2),  # low-traffic summer (layout B)
         ),
         files_per_day=8,
         faults=True,
