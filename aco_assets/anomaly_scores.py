@@ -18,6 +18,7 @@ import pyarrow as pa
 from aco_assets.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
 from aco_assets.detector import detector, step_spans
 from aco_assets.evaluation import energy_detector_scores
+from aco_assets.feature_store import load_day_features
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, sparkline_markdown
 from aco_assets.model_registry import LoadedDetector, load_champion
@@ -25,7 +26,7 @@ from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
 from aco_assets.protocol import utc_micros
 from aco_assets.resources import MlflowResource, StorageResource
-from aco_assets.spectrograms import load_day_features, spectrograms, thin_for_picture
+from aco_assets.spectrograms import spectrograms, thin_for_picture
 from aco_assets.warehouse import Warehouse
 
 
@@ -33,8 +34,11 @@ class AnomalyScoresConfig(dg.Config):
     max_anomaly_rate: float = 0.25  # anomaly_rate_in_band warns above this share of steps
 
 
-def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: dt.date) -> pa.Table:
-    """The ``anomaly_scores`` rows of one day (empty table for a day without windows)."""
+def score_day(
+    warehouse: Warehouse, features_path, model: LoadedDetector, day: dt.date, *, cache_dir=None
+) -> pa.Table:
+    """The ``anomaly_scores`` rows of one day (empty table for a day without windows);
+    ``cache_dir`` holds local copies of feature arrays on object storage."""
     windows = warehouse.query(
         f"""SELECT w.window_index, w.window_start, w.window_end, w.file, w.valid,
                    {", ".join("w." + c for c in LEVEL_COLUMNS)},
@@ -53,7 +57,7 @@ def score_day(warehouse: Warehouse, features_path, model: LoadedDetector, day: d
             f"{features_path} was computed with another front end than model version "
             f"{model.version}: re-materialize spectrograms for {day} or retrain"
         )
-    features = load_day_features(features_path, expected_rows=n)
+    features = load_day_features(features_path, expected_rows=n, cache_dir=cache_dir)
     valid = np.asarray(windows["valid"].to_numpy(zero_copy_only=False), dtype=bool)
     k = model.detector.config.n_steps
     cols = {
@@ -135,7 +139,9 @@ def anomaly_scores(
     context.log.info(f"scoring with model version {model.version}")
     checks: dict[dt.date, DayCheck] = {}
     for day in partition_days(context):
-        table = score_day(warehouse, layout.features_path(day), model, day)
+        table = score_day(
+            warehouse, layout.features_path(day), model, day, cache_dir=layout.cache_dir
+        )
         warehouse.replace_rows("anomaly_scores", table, where="day = ?", params=[day])
         report_day(context, day, day_metadata(layout, model, day, table))
         checks[day] = anomaly_rate_in_band(day, table, config.max_anomaly_rate, model)
@@ -220,7 +226,7 @@ def anomaly_rate_in_band(
 
 def _picture(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> str:
     front_end = FrontEnd(FrontEndConfig.from_dict(model.reference["front_end"]))
-    features = load_day_features(layout.features_path(day))
+    features = load_day_features(layout.features_path(day), cache_dir=layout.cache_dir)
     levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
     k = model.detector.config.n_steps  # rows are the windows' steps, in window order
     starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")[::k]

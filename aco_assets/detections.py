@@ -13,13 +13,13 @@ import pyarrow as pa
 
 from aco_assets.anomaly_scores import anomaly_scores
 from aco_assets.day_reports import report_day
+from aco_assets.feature_store import load_day_features
 from aco_assets.features import FrontEnd, FrontEndConfig, band_label
 from aco_assets.figures import status_strip_markdown
 from aco_assets.model_registry import load_version
 from aco_assets.partitions import daily_partitions, partition_days
 from aco_assets.protocol import EPISODE_GAP_S, episode_bounds
 from aco_assets.resources import MlflowResource, StorageResource
-from aco_assets.spectrograms import load_day_features
 
 
 class DetectionsConfig(dg.Config):
@@ -121,7 +121,7 @@ def detections(
             table = detections_of_day(
                 day,
                 scores,
-                load_day_features(layout.features_path(day)),
+                load_day_features(layout.features_path(day), cache_dir=layout.cache_dir),
                 front_end,
                 np.asarray(model.reference["typical_median_db"]),
                 max_gap_s=config.max_gap_s,

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.day_reports import pct, sig
+from aco_assets.feature_store import load_day_features
 from aco_assets.features import FrontEndConfig
 from aco_assets.figures import markdown_image, png_bytes
 from aco_assets.layout import DataLayout
@@ -46,7 +47,6 @@ from aco_assets.protocol import (
     utc_micros,
 )
 from aco_assets.resources import MlflowResource, StorageResource
-from aco_assets.spectrograms import load_day_features
 from aco_assets.typical_windows import typical_windows
 from aco_assets.warehouse import Warehouse
 
@@ -137,7 +137,9 @@ def gather_features(layout: DataLayout, warehouse: Warehouse, rows: pa.Table) ->
     }
     out: np.ndarray | None = None
     for day in sorted(set(days.tolist())):
-        feats = load_day_features(layout.features_path(day), expected_rows=counts.get(day, 0))
+        feats = load_day_features(
+            layout.features_path(day), expected_rows=counts.get(day, 0), cache_dir=layout.cache_dir
+        )
         if out is None:
             out = np.empty((len(index), *feats.shape[1:]), dtype=np.float32)
         sel = np.flatnonzero(days == day)

@@ -4,7 +4,8 @@ One file in, plain rows and arrays out: :func:`inventory_file` for ``raw_files``
 :func:`file_windows` for ``spectrograms``. A file that cannot be read at all (random bytes, no
 bytes, a folder under a file's name) becomes a row saying so, with its reason; so does a
 misfiled entry (:func:`misfiled_row`, :func:`misfiled_windows`). None of them ever stops the
-rest of the day. Messages name files relative to the archive root.
+rest of the day. Messages name files relative to the archive root, the same for a local
+archive and one on object storage (:func:`aco_assets.storage_paths.relative_posix`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -33,6 +33,7 @@ from aco_assets.hydrophone import (
 from aco_assets.hydrophone.records import scan_buffer
 from aco_assets.hydrophone.timing import ns_to_datetime
 from aco_assets.quality import find_quality_issues
+from aco_assets.storage_paths import AnyPath, relative_posix
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _faults_json(faults: Sequence[Fault]) -> str:
     return json.dumps([{"kind": f.kind, "record": f.record, "message": f.message} for f in faults])
 
 
-def _relative(faults: Sequence[Fault], path: Path, rel: str) -> list[Fault]:
+def _relative(faults: Sequence[Fault], path: AnyPath, rel: str) -> list[Fault]:
     """The faults with the file named by its archive path instead of this machine's path."""
     return [Fault(f.kind, f.record, f.message.replace(str(path), rel, 1)) for f in faults]
 
@@ -94,14 +95,14 @@ def _widths(bits: np.ndarray) -> str:
     return " ".join(f"{v}:{c}" for v, c in zip(values.tolist(), counts.tolist(), strict=True))
 
 
-def inventory_file(path: Path, root: Path) -> dict[str, Any]:
+def inventory_file(path: AnyPath, root: AnyPath) -> dict[str, Any]:
     """One ``raw_files`` row for ``path`` (relative to ``root``), whatever state the file is in.
 
     Reads the record headers only (no sample decoding): every fault kind, the record widths and
     the samples a decode would mark missing (the undecodable tail of a truncated record, every
     sample of a bad-width record) follow from the header walk, as in :func:`read_file`.
     """
-    rel = path.relative_to(root).as_posix()
+    rel = relative_posix(path, root)
     try:
         data = path.read_bytes()
         table = scan_buffer(data, len(data), source=rel, on_fault="warn")
@@ -177,10 +178,10 @@ class FileWindows:
         return int(self.features.shape[0])
 
 
-def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
+def file_windows(path: AnyPath, root: AnyPath, config: FrontEndConfig) -> FileWindows:
     """Decode ``path`` and cut it into scored windows; gaps stay as missing samples (NaN)."""
     front_end = FrontEnd(config)
-    rel = path.relative_to(root).as_posix()
+    rel = relative_posix(path, root)
     empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
     try:
         raw = read_file(path, on_fault="warn")
@@ -233,10 +234,10 @@ def file_windows(path: Path, root: Path, config: FrontEndConfig) -> FileWindows:
 
 
 def misfiled_windows(
-    misfiled: MisfiledFile, root: Path, feature_shape: tuple[int, ...]
+    misfiled: MisfiledFile, root: AnyPath, feature_shape: tuple[int, ...]
 ) -> FileWindows:
     """No windows and one ``misfiled`` issue for an entry the archive rule does not place."""
-    rel = misfiled.path.relative_to(root).as_posix()
+    rel = relative_posix(misfiled.path, root)
     issue = {
         "file": rel,
         "kind": "misfiled",

@@ -8,10 +8,19 @@ setting                   environment variable                          default
 ========================  ===========================================  ===================
 data directory            ``ACO_DATA_DIR``                              ``./data``
 archive root              ``ACO_ARCHIVE_ROOT``                          ``<data>/archive``
+store of derived data     ``ACO_STORE_ROOT``                            ``<data>``
+object-storage access     ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``  (none)
+object-storage endpoint   ``AWS_ENDPOINT_URL`` (e.g. MinIO, moto)       AWS
 MLflow tracking URI       ``MLFLOW_TRACKING_URI``                       ``sqlite:///<data>/mlflow.db``
 ========================  ===========================================  ===================
 
 They are resolved when a step runs, never at import, so one code location serves any archive.
+
+The archive root and the store root may be URLs (``s3://bucket/prefix``): the archive is then
+read, and ``features/``, ``tables/`` and ``review/`` written, through fsspec (s3fs), with the
+credentials, endpoint and region of the standard ``AWS_*`` variables; other fsspec options go in
+the storage resource's ``storage_options``. The data directory stays local (``aco.duckdb``,
+``DAGSTER_HOME``, models, MLflow). See docs/deploy.md, "Object storage".
 """
 
 from __future__ import annotations
@@ -33,21 +42,37 @@ class ArchiveNotFoundError(dg.Failure):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """The archive to read and the data directory every stage writes under."""
+    """The archive to read, the store derived data goes to, and the local data directory."""
 
     data_dir: str | None = Field(
         default=None, description="Data directory (default: $ACO_DATA_DIR, else ./data)."
     )
     archive_root: str | None = Field(
         default=None,
-        description="Root of the YYYY/MM/DD archive tree (default: $ACO_ARCHIVE_ROOT, else <data>/archive).",
+        description="Root of the YYYY/MM/DD archive tree, a path or a URL such as "
+        "s3://bucket/prefix (default: $ACO_ARCHIVE_ROOT, else <data>/archive).",
+    )
+    store_root: str | None = Field(
+        default=None,
+        description="Where features/, tables/ and review/ go, a path or a URL such as "
+        "s3://bucket/prefix (default: $ACO_STORE_ROOT, else the data directory).",
+    )
+    storage_options: dict[str, str] | None = Field(
+        default=None,
+        description="fsspec options for URL roots (credentials and endpoint otherwise come "
+        "from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL).",
     )
 
     def layout(self) -> DataLayout:
-        return DataLayout.resolve(data_dir=self.data_dir, archive_root=self.archive_root)
+        return DataLayout.resolve(
+            data_dir=self.data_dir,
+            archive_root=self.archive_root,
+            store_root=self.store_root,
+            storage_options=self.storage_options,
+        )
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.layout().duckdb_path)
+        return Warehouse.of(self.layout())
 
     def archive(self):
         """The :class:`~aco_assets.hydrophone.Archive`; a clear error if its root is missing."""

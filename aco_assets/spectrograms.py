@@ -1,15 +1,14 @@
 """``spectrograms``: the front end applied to every file of the day, streamed file by file.
 
-Writes the day's feature array to ``<data>/features/YYYY/YYYY-MM-DD.npy`` (shape (N, 1, F, T),
+Writes the day's feature array to ``<store>/features/YYYY/YYYY-MM-DD.npy``
+(:mod:`aco_assets.feature_store`; the store is the data directory unless ``ACO_STORE_ROOT``
+says otherwise) (shape (N, 1, F, T),
 row i = ``window_index`` i) with a JSON sidecar holding the front-end config, and one
 ``windows`` row per analysis window (plus the day's ``quality_issues``) in one transaction.
 """
 
 import datetime as dt
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.day_reports import DayCheck, day_check_spec, day_results, report_day
+from aco_assets.feature_store import load_day_features, save_day_features  # noqa: F401 (re-exported)
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, status_strip_markdown
 from aco_assets.partitions import daily_partitions, partition_days, progress_logger
@@ -33,32 +33,6 @@ class SpectrogramsConfig(dg.Config):
     # end by the model study, docs/model_results.md), absolute, or both as two channels;
     # changing it requires retraining
     normalise: Literal["none", "file_median", "file_median_and_absolute"] = "file_median"
-
-
-def save_day_features(path: Path, features: np.ndarray, front_end: FrontEndConfig) -> None:
-    """Write the array and its config sidecar atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, features)
-    os.replace(tmp, path)
-    sidecar = path.with_suffix(".json")
-    sidecar.with_suffix(".tmp").write_text(
-        json.dumps({"front_end": front_end.to_dict(), "n_windows": len(features)})
-    )
-    os.replace(sidecar.with_suffix(".tmp"), sidecar)
-
-
-def load_day_features(path: Path, *, expected_rows: int | None = None) -> np.ndarray:
-    """Memory-map a day's features; a clear error when it is missing or out of step with DuckDB."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: materialize the spectrograms partition first")
-    features = np.load(path, mmap_mode="r")
-    if expected_rows is not None and features.shape[0] != expected_rows:
-        raise ValueError(
-            f"{path} has {features.shape[0]} windows but the windows table lists {expected_rows}: "
-            "re-materialize the spectrograms partition"
-        )
-    return features
 
 
 def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, pa.Table, pa.Table]:

@@ -11,6 +11,13 @@ column, a moved data folder), and never wait for it: a reader may keep it open a
 The small whole tables (``model_versions``, ``reviews``, ``evaluation_metrics``,
 ``typical_windows``) change in :meth:`Warehouse.transaction`: one writer at a time (a lock file
 that names its holder while another writer waits), on a private in-memory DuckDB.
+
+The Parquet files may live on object storage (``tables_dir="s3://bucket/aco/tables"``): each
+file is then one object, uploaded whole, and the views read ``s3://`` URLs. Every connection
+the warehouse opens has the fsspec file system registered (``register_filesystem``), so
+:meth:`Warehouse.query` works with no DuckDB extension; a plain ``duckdb`` client opening
+``aco.duckdb`` needs the ``httpfs`` extension and an S3 secret for such views. ``aco.duckdb``, the
+lock files (``<data>/locks/tables/``) and the views marker stay local.
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aco_assets.storage_paths import AnyPath, as_path, is_remote
 from aco_assets.warehouse_files import (
     LOCK_FILE,
     FileLock,
+    Staged,
     WarehouseBusyError,
     WarehouseSchemaError,
     commit_temp,
     conform,
+    discard_temp,
     ensure_table,
     partition_file,
     read_whole,
@@ -52,13 +62,14 @@ __all__ = ["Warehouse", "WarehouseBusyError", "WarehouseSchemaError"]
 logger = logging.getLogger(__name__)
 
 VIEWS_MARKER = "_views.json"
+TABLES_NOTE = "aco.tables.json"  # beside aco.duckdb: where its tables are, when not tables/
 _DAY_WHERE = re.compile(r"^\s*day\s*=\s*\?\s*$", re.IGNORECASE)
 _OLD_TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 Write = tuple[str, pa.Table, str, Sequence[object]]
 
-_READERS: dict[tuple[int, Path], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
+_READERS: dict[tuple[int, str], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
 _READERS_LOCK = threading.Lock()
 _MAX_READERS = 4  # data folders whose reader stays open in one process
 
@@ -81,15 +92,53 @@ class Warehouse:
     Parameters
     ----------
     path
-        ``aco.duckdb``, the SQL entry point; the Parquet tables live in ``tables/`` beside it.
+        ``aco.duckdb``, the SQL entry point (always a local file).
+    tables_dir
+        The folder of the Parquet tables: a local path or a URL (``s3://bucket/aco/tables``).
+        Default: the one this data folder was last written with (noted in ``aco.tables.json``
+        beside ``aco.duckdb``), else ``tables/`` beside ``aco.duckdb``.
     lock_timeout_s
         How long a writer waits for another writer before it gives up with a clear error.
     """
 
-    def __init__(self, path: str | Path, *, lock_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        tables_dir: str | os.PathLike | AnyPath | None = None,
+        lock_timeout_s: float = 600.0,
+    ) -> None:
         self.path = Path(path).absolute()
-        self.tables_dir = self.path.parent / "tables"
+        tables = as_path(tables_dir) if tables_dir else self._noted_tables()
+        self.remote = is_remote(tables)
+        self.tables_dir = tables if self.remote else Path(tables).absolute()
+        # object storage has no locks: they order this machine's writers from a local folder
+        self.locks_dir = self.path.parent / "locks" / "tables" if self.remote else self.tables_dir
         self.lock_timeout_s = lock_timeout_s
+
+    @classmethod
+    def of(cls, layout) -> Warehouse:
+        """The warehouse of a :class:`~aco_assets.layout.DataLayout`: ``aco.duckdb`` in its data
+        directory, the tables in its store (``<store>/tables``)."""
+        return cls(layout.duckdb_path, tables_dir=layout.tables_dir)
+
+    def _noted_tables(self) -> AnyPath:
+        try:
+            noted = json.loads((self.path.parent / TABLES_NOTE).read_text())["tables"]
+        except (OSError, ValueError, KeyError):
+            return self.path.parent / "tables"
+        return as_path(noted)
+
+    @property
+    def _marker(self) -> Path:
+        """The local file saying ``aco.duckdb``'s views are up to date."""
+        return self.path.parent / VIEWS_MARKER if self.remote else self.tables_dir / VIEWS_MARKER
+
+    def _register(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Give ``con`` the fsspec file system of remote tables (no-op for local ones)."""
+        if self.remote:
+            con.register_filesystem(self.tables_dir.fs)
+        return con
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -108,6 +157,8 @@ class Warehouse:
         if not self.tables_dir.exists() and not self.path.exists():
             raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
         self._ensure_views(wait=False)
+        if self.remote:  # other processes write objects: list them afresh for every query
+            self.tables_dir.fs.invalidate_cache()
         con = self._reader().cursor()
         try:
             yield con
@@ -149,8 +200,8 @@ class Warehouse:
             day = _as_day(params[0])
             day_writes.append((table, day, conform(table, rows, day=day)))
         for table in {t.name: t for t, _, _ in day_writes}.values():
-            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
-        staged: list[tuple[Table, Path, Path]] = []
+            self._ensure_table(table)
+        staged: list[tuple[Table, Staged, AnyPath]] = []
         try:
             for table, day, rows in day_writes:
                 path = partition_file(self.tables_dir, table, day)
@@ -160,17 +211,20 @@ class Warehouse:
             self._commit(staged)
         finally:
             for _, tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
+                discard_temp(tmp)
         self._ensure_views(wait=False)
         return sum(rows.num_rows for _, rows, _, _ in writes)
 
-    def _commit(self, staged: list[tuple[Table, Path, Path]]) -> None:
+    def _ensure_table(self, table: Table) -> None:
+        ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s, locks=self.locks_dir)
+
+    def _commit(self, staged: list[tuple[Table, Staged, AnyPath]]) -> None:
         names = sorted({t.name for t, _, _ in staged})
         with ExitStack() as locks:
             for name in names:  # shared: writers of other days go on; a column migration waits
                 locks.enter_context(
                     FileLock(
-                        self.tables_dir / name / LOCK_FILE,
+                        self.locks_dir / name / LOCK_FILE,
                         exclusive=False,
                         timeout_s=self.lock_timeout_s,
                     )
@@ -198,10 +252,10 @@ class Warehouse:
 
     @contextmanager
     def _whole_tables(self, names: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
-        lock = FileLock(self.tables_dir / LOCK_FILE, exclusive=True, timeout_s=self.lock_timeout_s)
+        lock = FileLock(self.locks_dir / LOCK_FILE, exclusive=True, timeout_s=self.lock_timeout_s)
         with lock:
             for name in names:
-                ensure_table(self.tables_dir, TABLES_BY_NAME[name], timeout_s=self.lock_timeout_s)
+                self._ensure_table(TABLES_BY_NAME[name])
             con = self._memory_connection(whole_tables=names)
             own = con.cursor()  # a cursor of its own: the caller may leave a result pending
             try:
@@ -234,7 +288,7 @@ class Warehouse:
 
     def _memory_connection(self, *, whole_tables: Sequence[str]) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with a view per table (``whole_tables`` loaded as real tables)."""
-        con = duckdb.connect()
+        con = self._register(duckdb.connect())
         for table in TABLES:
             if table.name in whole_tables:
                 # no NOT NULL here: rows written before a column was declared hold NULL in it
@@ -253,11 +307,11 @@ class Warehouse:
         """This process's in-memory DuckDB of views over the files (a new connection costs
         about 0.1 s; its cursors nothing). Its views follow the files' schemas."""
         statements = [s for s in self.view_statements() if s.startswith("CREATE")]
-        key = (os.getpid(), self.tables_dir)
+        key = (os.getpid(), str(self.tables_dir))
         with _READERS_LOCK:
             con, made = _READERS.pop(key, (None, None))
             if con is None:
-                con = duckdb.connect()
+                con = self._register(duckdb.connect())
             if made != statements:
                 for sql in statements + comment_statements("VIEW"):
                     con.execute(sql)
@@ -279,12 +333,32 @@ class Warehouse:
 
     def _ensure_ready(self) -> None:
         """Before a write: the tables folder exists, and an old single-file warehouse is in it."""
-        if self.path.exists() and not (self.tables_dir / VIEWS_MARKER).exists():
+        if self.path.exists() and not self._marker.exists():
             if self._has_old_tables():
                 self._ensure_views(wait=True)  # moves them into files before anything is written
-        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        if not self.remote:
+            self.tables_dir.mkdir(parents=True, exist_ok=True)
+        self._note_tables()
         for table in TABLES:  # every view reads its files from the start, however few there are
-            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
+            self._ensure_table(table)
+
+    def _note_tables(self) -> None:
+        """Note beside ``aco.duckdb`` where its tables are, when not in ``tables/`` beside it, so
+        that ``Warehouse(path)`` (``aco query``) finds them."""
+        note = self.path.parent / TABLES_NOTE
+        if self.tables_dir == self.path.parent / "tables":
+            note.unlink(missing_ok=True)
+            return
+        text = json.dumps({"tables": str(self.tables_dir)})
+        try:
+            if note.read_text() == text:
+                return
+        except OSError:
+            pass
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(note)
 
     def _has_old_tables(self) -> bool:
         """``aco.duckdb`` holds tables of the layout before Parquet (True also if unreadable)."""
@@ -307,7 +381,7 @@ class Warehouse:
         """
         statements = self.view_statements()
         fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
-        marker = self.tables_dir / VIEWS_MARKER
+        marker = self._marker
         try:
             if self.path.exists() and json.loads(marker.read_text())["fingerprint"] == fingerprint:
                 return True
@@ -317,6 +391,7 @@ class Warehouse:
         if con is None:
             return False
         try:
+            self._register(con)
             con.execute("BEGIN TRANSACTION")
             self._import_tables(con)
             for sql in statements:
@@ -324,7 +399,7 @@ class Warehouse:
             con.execute("COMMIT")
         finally:
             con.close()
-        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": fingerprint, "tables": str(self.tables_dir)}))
         tmp.replace(marker)
@@ -364,7 +439,7 @@ class Warehouse:
         """Move the tables of an ``aco.duckdb`` written before the Parquet layout into files."""
         found = {name for (name,) in con.execute(_OLD_TABLES_SQL).fetchall()}
         for table in (t for t in TABLES if t.name in found):
-            ensure_table(self.tables_dir, table, timeout_s=self.lock_timeout_s)
+            self._ensure_table(table)
             have = {r[0] for r in con.execute(f'DESCRIBE "{table.name}"').fetchall()}
             cols = ", ".join(f'"{c}"' for c in table.column_names if c in have)
             rows = con.sql(f'SELECT {cols} FROM "{table.name}"').to_arrow_table()

@@ -14,6 +14,13 @@ readers open files only, and DuckDB reads them through views (:func:`table_sql`)
 Locks (``flock``, released by the kernel when the holder dies) order the writers only: a per-day
 write holds its table's lock shared, adding a column to a table's files holds it exclusive, and
 a change of a whole table holds ``tables/.lock`` exclusive (:class:`FileLock`).
+
+The tables folder may be on object storage (``s3://bucket/prefix/tables``, a
+:class:`upath.UPath`): a file is then serialised in memory and uploaded whole, in one PUT, which
+S3 publishes all at once, so readers again see the old object or the new one. Object storage
+has no locks: the lock files then live in a local folder (``locks``), which orders the writers
+of one machine; writers on several machines may write different days at once, and whole-table
+changes and column migrations need one writer at a time across machines.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import glob
+import io
 import logging
 import os
 import time
@@ -31,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from aco_assets.storage_paths import AnyPath, is_remote, object_version, write_bytes_atomic
 from aco_assets.warehouse_schema import Table
 
 logger = logging.getLogger(__name__)
@@ -39,6 +48,9 @@ SCHEMA_FILE = "_schema.parquet"
 WHOLE_FILE = "data.parquet"
 LOCK_FILE = ".lock"
 STALE_TEMP_S = 600.0
+REMOTE_SCHEMA_TTL_S = 5.0  # how long a remote schema file's columns are trusted without a HEAD
+
+Staged = Path | bytes  # a local temporary file, or the bytes of an object to upload
 
 
 class WarehouseSchemaError(ValueError):
@@ -49,7 +61,7 @@ class WarehouseBusyError(RuntimeError):
     """A warehouse lock stayed held by another process for the whole wait."""
 
 
-def partition_file(root: Path, table: Table, day: dt.date | None) -> Path:
+def partition_file(root: AnyPath, table: Table, day: dt.date | None) -> AnyPath:
     """The file holding ``day`` of a per-day table, or the whole table's file."""
     if table.partition == "day":
         return root / table.name / f"day={day:%Y-%m-%d}.parquet"
@@ -102,8 +114,20 @@ def _nullable(table: Table) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns])
 
 
-def write_temp(path: Path, rows: pa.Table) -> Path:
-    """Write ``rows`` beside ``path`` under a hidden name no glob reads; flushed to disk."""
+def _parquet_bytes(rows: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(rows, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def write_temp(path: AnyPath, rows: pa.Table) -> Staged:
+    """Write ``rows`` beside ``path`` under a hidden name no glob reads; flushed to disk.
+
+    For an object (``path`` on object storage) nothing is written yet: the Parquet bytes are
+    returned, and :func:`commit_temp` uploads them whole.
+    """
+    if is_remote(path):
+        return _parquet_bytes(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -117,12 +141,17 @@ def write_temp(path: Path, rows: pa.Table) -> Path:
     return tmp
 
 
-def commit_temp(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` over ``path`` (atomic on one file system) and flush the directory.
+def commit_temp(tmp: Staged, path: AnyPath) -> None:
+    """Rename ``tmp`` over ``path`` (atomic on one file system) and flush the directory; or,
+    for an object, upload its bytes whole (one PUT: atomic on S3).
 
     Temporary files of ``path`` older than ``STALE_TEMP_S`` (left by a writer that died before
     its rename) are removed.
     """
+    if is_remote(path):
+        write_bytes_atomic(path, tmp)
+        _SCHEMA_CACHE.pop(str(path), None)
+        return
     os.replace(tmp, path)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         try:
@@ -137,66 +166,97 @@ def commit_temp(tmp: Path, path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, rows: pa.Table) -> None:
+def discard_temp(tmp: Staged) -> None:
+    """Remove a temporary file that was not committed (nothing to do for an object)."""
+    if isinstance(tmp, Path):
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: AnyPath, rows: pa.Table) -> None:
     """Replace ``path`` by a Parquet file of ``rows``, all at once."""
     commit_temp(write_temp(path, rows), path)
 
 
-def read_whole(root: Path, table: Table) -> pa.Table:
+def read_parquet(path: AnyPath, *, schema_only: bool = False) -> pa.Table | pa.Schema:
+    """A Parquet file's rows (or schema), local or on object storage."""
+    if not is_remote(path):
+        return pq.read_schema(path) if schema_only else pq.read_table(path)
+    with path.open("rb") as f:
+        return pq.read_schema(f) if schema_only else pq.read_table(f)
+
+
+def read_whole(root: AnyPath, table: Table) -> pa.Table:
     """A whole table's rows (empty with the declared columns when never written)."""
     path = partition_file(root, table, None)
     if not path.exists():
         return table.arrow_schema.empty_table()
-    return conform(table, pq.read_table(path), strict=False)
+    return conform(table, read_parquet(path), strict=False)
 
 
-_SCHEMA_CACHE: dict[Path, tuple[int, list[str]]] = {}
+_SCHEMA_CACHE: dict[str, tuple[str, float, list[str]]] = {}
 
 
-def disk_columns(root: Path, table: Table) -> list[str] | None:
-    """Column names of the table's schema file, or None if the table was never written."""
+def disk_columns(root: AnyPath, table: Table) -> list[str] | None:
+    """Column names of the table's schema file, or None if the table was never written.
+
+    Cached by the file's version (local: mtime; an object: ETag, asked at most every
+    ``REMOTE_SCHEMA_TTL_S`` seconds).
+    """
     path = root / table.name / SCHEMA_FILE
+    key, remote = str(path), is_remote(path)
+    cached = _SCHEMA_CACHE.get(key)
+    if remote and cached is not None and time.monotonic() - cached[1] < REMOTE_SCHEMA_TTL_S:
+        return cached[2]
     try:
-        stamp = os.stat(path).st_mtime_ns
-        cached = _SCHEMA_CACHE.get(path)
+        stamp = object_version(path)
         if cached is None or cached[0] != stamp:
-            cached = _SCHEMA_CACHE[path] = (stamp, pq.read_schema(path).names)
-        return cached[1]
+            cached = (stamp, 0.0, read_parquet(path, schema_only=True).names)
+        _SCHEMA_CACHE[key] = (cached[0], time.monotonic(), cached[2])
+        return cached[2]
     except FileNotFoundError:
+        _SCHEMA_CACHE.pop(key, None)
         return None
 
 
-def ensure_table(root: Path, table: Table, *, timeout_s: float) -> None:
+def ensure_table(
+    root: AnyPath, table: Table, *, timeout_s: float, locks: Path | None = None
+) -> None:
     """Make the table's schema file the declared one; give older files the columns added since.
 
     The first write after a column was declared rewrites every file of the table that lacks it
-    (NULL), holding the table's lock exclusive; later calls only read the schema file.
+    (NULL), holding the table's lock exclusive; later calls only read the schema file. The lock
+    files live under ``locks`` (default: ``root``, which must then be local).
     """
     on_disk = disk_columns(root, table)
     if on_disk == table.column_names:
         return
     directory = root / table.name
-    directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(directory / LOCK_FILE, exclusive=True, timeout_s=timeout_s):
+    if not is_remote(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+    lock = Path(locks if locks is not None else root) / table.name / LOCK_FILE
+    with FileLock(lock, exclusive=True, timeout_s=timeout_s):
+        _SCHEMA_CACHE.pop(str(directory / SCHEMA_FILE), None)
         if disk_columns(root, table) == table.column_names:
             return
         added = 0
-        for path in sorted(directory.glob("*.parquet")):
+        for path in sorted(directory.glob("*.parquet"), key=str):
             if path.name != SCHEMA_FILE and set(table.column_names) - set(
-                pq.read_schema(path).names
+                read_parquet(path, schema_only=True).names
             ):
-                write_atomic(path, conform(table, pq.read_table(path), strict=False))
+                write_atomic(path, conform(table, read_parquet(path), strict=False))
                 added += 1
         if added:
             logger.info("%s: %d file(s) given the newly declared columns", table.name, added)
         write_atomic(directory / SCHEMA_FILE, table.arrow_schema.empty_table())
 
 
-def table_sql(root: Path, table: Table) -> str:
+def table_sql(root: AnyPath, table: Table) -> str:
     """A SELECT of the table's declared columns over its files (typed and empty if none yet).
 
     ``root`` must be absolute: DuckDB resolves a relative path in a view against the working
-    directory of whoever queries it.
+    directory of whoever queries it. On object storage the glob is the ``s3://`` URL: the
+    querying connection needs the fsspec file system registered (:class:`Warehouse` does it) or
+    DuckDB's ``httpfs`` extension.
     """
     on_disk = disk_columns(root, table)
     items = []

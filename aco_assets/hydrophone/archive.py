@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..storage_paths import as_path
 from .clip import Clip, NoDataWarning, as_utc
 from .codec import read_file
 from .errors import OnFault
@@ -79,12 +80,16 @@ class DayCoverage:
 
 
 class Archive:
-    """An ACO archive on disk.
+    """An ACO archive, on disk or on object storage.
 
     Parameters
     ----------
     root : str or path-like
-        The directory holding the ``YYYY/MM/DD`` tree.
+        The directory holding the ``YYYY/MM/DD`` tree: a local path, or a URL such as
+        ``s3://bucket/prefix`` (read through fsspec, :mod:`aco_assets.storage_paths`).
+    storage_options : mapping, optional
+        Options of the URL's fsspec file system (credentials and endpoint otherwise come from
+        the standard environment variables, e.g. ``AWS_ENDPOINT_URL``).
 
     Notes
     -----
@@ -93,8 +98,10 @@ class Archive:
     level and listed by :meth:`misfiled` under the day of their folder (:mod:`.listing`).
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
+    def __init__(
+        self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
+        self.root = as_path(root, storage_options=storage_options)
         self._index: tuple[list[ArchiveFile], list[MisfiledFile]] | None = None
         self._day_index: dict[date, tuple[list[ArchiveFile], list[MisfiledFile]]] = {}
 

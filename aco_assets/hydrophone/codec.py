@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..storage_paths import AnyPath, as_path, is_remote
 from .errors import AcoFormatError, Fault, FileNameError, OnFault
 from .records import Layout, RecordTable, scan_buffer
 from .timing import (
@@ -44,8 +45,8 @@ class RawFile:
 
     Attributes
     ----------
-    path : Path or None
-        The file read (None when decoded from bytes).
+    path : Path, UPath or None
+        The file read (a :class:`upath.UPath` on object storage; None when decoded from bytes).
     samples : np.ndarray, shape (n,), int32
         Raw counts, ``n = 4096 * n_records`` (a truncated last record is zero-padded).
     valid : np.ndarray, shape (n,), bool
@@ -68,7 +69,7 @@ class RawFile:
         The record counter of each header.
     """
 
-    path: Path | None
+    path: AnyPath | None
     samples: np.ndarray
     valid: np.ndarray
     bits: np.ndarray
@@ -193,8 +194,9 @@ def read_file(
 
     Parameters
     ----------
-    path : str or path-like
-        The file. Its name, if it follows ``YYYY-MM-DD--HH.MM.HYD24BBpk``, gives
+    path : str, path-like or UPath
+        The file: a local path, or a URL / :class:`upath.UPath` on object storage (fetched
+        whole, in one read). Its name, if it follows ``YYYY-MM-DD--HH.MM.HYD24BBpk``, gives
         ``nominal_start_utc``.
     on_fault : {"raise", "warn", "skip"}
         ``"raise"``: raise the first fault as its typed :class:`AcoFormatError` (message names the
@@ -216,11 +218,17 @@ def read_file(
     OSError
         If the file cannot be read.
     """
-    path = Path(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        buf = np.empty(size + _PAD, np.uint8)
-        got = f.readinto(memoryview(buf)[:size])
+    path = as_path(path)
+    if is_remote(path):
+        with path.open("rb") as f:
+            size = int(f.size)
+            buf = np.empty(size + _PAD, np.uint8)
+            got = f.readinto(memoryview(buf)[:size]) if size else 0
+    else:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            buf = np.empty(size + _PAD, np.uint8)
+            got = f.readinto(memoryview(buf)[:size])
     if got != size:
         raise OSError(f"{path}: read {got} of {size} bytes")
     buf[size:] = 0
@@ -230,7 +238,7 @@ def read_file(
 def _from_buffer(
     buf: np.ndarray,
     size: int,
-    path: Path | None,
+    path: AnyPath | None,
     source: str,
     on_fault: OnFault,
     time_tolerance_s: float,

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
+from ..storage_paths import AnyPath, relative_posix
 from .errors import FileNameError
 from .timing import FILE_DURATION_S, FILE_EXTENSION, parse_file_name
 
@@ -33,9 +33,10 @@ MisfiledKind = Literal["bad_name", "wrong_folder"]
 
 @dataclass(frozen=True)
 class ArchiveFile:
-    """One archive file: its path and its nominal start (naive UTC, from its name)."""
+    """One archive file: its path (a :class:`Path`, or a :class:`upath.UPath` on object
+    storage) and its nominal start (naive UTC, from its name)."""
 
-    path: Path
+    path: AnyPath
     nominal_start_utc: datetime
 
     @property
@@ -49,7 +50,7 @@ class MisfiledFile:
 
     Attributes
     ----------
-    path : Path
+    path : Path or UPath
     day : date
         The day it is reported under: its folder's, or the nearest valid day to an impossible
         folder name.
@@ -62,7 +63,7 @@ class MisfiledFile:
         The time its name says, when it is a valid time.
     """
 
-    path: Path
+    path: AnyPath
     day: date
     kind: MisfiledKind
     reason: str
@@ -85,9 +86,12 @@ def folder_day(year: str, month: str, day: str) -> tuple[date, bool]:
     return date(y, m, d), (y, m, d) == (int(year), int(month), int(day))
 
 
-def _folder_of(path: Path, root: Path) -> tuple[date, bool, str] | None:
+def _folder_of(path: AnyPath, root: AnyPath) -> tuple[date, bool, str] | None:
     """(day, exact, 'YYYY/MM/DD') of the day folder holding ``path``; None outside day folders."""
-    parts = path.parent.relative_to(root).parts
+    try:
+        parts = tuple(relative_posix(path.parent, root).split("/"))
+    except ValueError:  # the root itself
+        return None
     if (
         len(parts) != 3
         or not all(p.isdigit() for p in parts)
@@ -98,7 +102,7 @@ def _folder_of(path: Path, root: Path) -> tuple[date, bool, str] | None:
     return day, exact, "/".join(parts)
 
 
-def place(root: Path, path: Path) -> ArchiveFile | MisfiledFile | None:
+def place(root: AnyPath, path: AnyPath) -> ArchiveFile | MisfiledFile | None:
     """What the archive rule makes of one entry: a file, a misfiled entry, or None outside day
     folders (``YYYY/MM/DD`` below ``root``)."""
     where = _folder_of(path, root)
@@ -129,7 +133,9 @@ def place(root: Path, path: Path) -> ArchiveFile | MisfiledFile | None:
     return MisfiledFile(path, day, "wrong_folder", reason, start)
 
 
-def classify(root: Path, paths: Iterable[Path]) -> tuple[list[ArchiveFile], list[MisfiledFile]]:
+def classify(
+    root: AnyPath, paths: Iterable[AnyPath]
+) -> tuple[list[ArchiveFile], list[MisfiledFile]]:
     """Split the entries of day folders into archive files and misfiled ones (:func:`place`).
 
     Returns both in order (archive files by nominal start, misfiled by day and path); every
@@ -145,13 +151,13 @@ def classify(root: Path, paths: Iterable[Path]) -> tuple[list[ArchiveFile], list
     return files, misfiled
 
 
-def _two_digit_dirs(parent: Path) -> list[Path]:
+def _two_digit_dirs(parent: AnyPath) -> list[AnyPath]:
     if not parent.is_dir():
         return []
     return [p for p in parent.iterdir() if p.is_dir() and len(p.name) == 2 and p.name.isdigit()]
 
 
-def day_folders(root: Path, day: date) -> list[Path]:
+def day_folders(root: AnyPath, day: date) -> list[AnyPath]:
     """The folders whose entries belong to ``day``: its own, and impossible names near it.
 
     Lists directory names only at the edges where clamping can land (the first and last day of

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
+from ..storage_paths import AnyPath, as_path
 from .errors import Fault, FileNameError
 from .records import Layout, scan_buffer
 from .timing import SAMPLE_RATE_HZ, SAMPLES_PER_RECORD, ns_to_datetime, parse_file_name
@@ -20,7 +20,7 @@ class FileSummary:
 
     Attributes
     ----------
-    path : Path
+    path : Path or UPath
     nominal_start_utc : datetime or None
         From the file name (None if the name does not follow the archive rule).
     start_utc, end_utc : datetime or None
@@ -33,7 +33,7 @@ class FileSummary:
     faults : list of Fault
     """
 
-    path: Path
+    path: AnyPath
     nominal_start_utc: datetime | None
     start_utc: datetime | None
     end_utc: datetime | None
@@ -66,7 +66,7 @@ def scan_file(path: str | os.PathLike, *, time_tolerance_s: float = 1e-3) -> Fil
     time_tolerance_s : float
         Allowed deviation of consecutive record times from 4096 / 24000 s.
     """
-    path = Path(path)
+    path = as_path(path)
     data = path.read_bytes()
     table = scan_buffer(
         data, len(data), source=str(path), on_fault="skip", time_tolerance_s=time_tolerance_s
