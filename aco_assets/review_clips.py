@@ -13,6 +13,8 @@ to it (:mod:`aco_assets.review_folders`). The folder it replaces is removed, unl
 holds verdicts that are not in ``reviews`` yet: then it is kept whole as
 ``review/YYYY-MM-DD.reviewed-<when>/`` and the log says how to import it. Paths in the rows are
 relative to the data directory, and ``Begin Path`` in the table to the table's folder.
+With the store on object storage, each published day is also copied to
+``<store>/review/YYYY-MM-DD/`` (:mod:`aco_assets.review_store`).
 """
 
 import datetime as dt
@@ -47,6 +49,7 @@ from aco_assets.review_folders import (
     remove_leftovers,
     retire,
 )
+from aco_assets.review_store import upload_folder
 from aco_assets.warehouse import Warehouse
 
 #: Front-end settings written as columns of the Raven table (prefixed ``fe_``).
@@ -207,6 +210,10 @@ def review_clips(
         )
         old = publish(layout.review_dir, day, directory) or old  # an unversioned folder moves
         kept = retire(layout.review_dir, day, old, keep=pending is not None) if old else None
+        if layout.store_is_remote:  # a copy of what was published, for a store on S3
+            for folder in [directory] + ([kept] if kept is not None else []):
+                name = f"{day:%Y-%m-%d}" if folder == directory else folder.name
+                upload_folder(folder, layout.review_store_dir / name)
         if kept is not None:
             context.log.warning(
                 f"{day}: the earlier Raven table holds reviewer work ({pending}); kept it with "

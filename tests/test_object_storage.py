@@ -212,3 +212,21 @@ def test_raw_files_and_spectrograms_of_an_s3_archive_into_an_s3_store_equal_loca
     assert (store / f"tables/raw_files/day={DAY}.parquet").exists()
     assert not [p for p in store.rglob("*") if p.name.endswith(".tmp")]
     assert not (tmp_path / "remote" / "features").exists()
+
+
+def test_a_published_review_folder_is_copied_to_s3_and_stale_clips_removed(s3, tmp_path):
+    from upath import UPath
+
+    from aco_assets.review_store import upload_folder
+
+    folder = tmp_path / "2016-11-30"
+    folder.mkdir()
+    for name in ("01.wav", "02.wav", "2016-11-30.selections.txt"):
+        (folder / name).write_bytes(name.encode())
+    remote = UPath(f"s3://{BUCKET}/store-r/review/2016-11-30")
+    assert upload_folder(folder, remote) == 3
+    (folder / "02.wav").unlink()
+    (folder / "01.wav").write_bytes(b"new render")
+    assert upload_folder(folder, remote) == 2
+    assert sorted(p.name for p in remote.iterdir()) == ["01.wav", "2016-11-30.selections.txt"]
+    assert (remote / "01.wav").read_bytes() == b"new render"
