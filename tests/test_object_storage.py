@@ -7,8 +7,10 @@ names, the same rows, the same arrays.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import warnings
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -95,9 +97,10 @@ def test_inventory_and_windows_rows_from_s3_equal_the_local_ones(archives):
     assert (y.file, y.rows, y.issues, y.error) == (x.file, x.rows, x.issues, x.error)
     np.testing.assert_array_equal(y.features, x.features)
     (m,) = remote.misfiled(DAY)
-    assert misfiled_windows(m, remote.root, (1, 2)).issues == misfiled_windows(
-        local.misfiled(DAY)[0], local.root, (1, 2)
-    ).issues
+    assert (
+        misfiled_windows(m, remote.root, (1, 2)).issues
+        == misfiled_windows(local.misfiled(DAY)[0], local.root, (1, 2)).issues
+    )
 
 
 def _windows(day: dt.date, n: int) -> pa.Table:
@@ -212,6 +215,18 @@ def test_raw_files_and_spectrograms_of_an_s3_archive_into_an_s3_store_equal_loca
     assert (store / f"tables/raw_files/day={DAY}.parquet").exists()
     assert not [p for p in store.rglob("*") if p.name.endswith(".tmp")]
     assert not (tmp_path / "remote" / "features").exists()
+    for sql in _readme_queries():  # every query of the README, unchanged, over the S3 views
+        assert remote.warehouse().query(sql).num_rows >= 0, sql
+
+
+def _readme_queries() -> list[str]:
+    """The SQL of README.md: its ```sql block(s) and the inline catalogue query."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    queries = [q.strip() for b in blocks for q in b.split(";") if q.strip()]
+    queries += re.findall(r"`(SELECT [^`]+ FROM duckdb_columns\(\)[^`]*)`", text)
+    assert len(queries) >= 7
+    return queries
 
 
 def test_a_published_review_folder_is_copied_to_s3_and_stale_clips_removed(s3, tmp_path):
