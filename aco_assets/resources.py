@@ -26,6 +26,7 @@ the storage resource's ``storage_options``. The data directory stays local (``ac
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -57,7 +58,7 @@ class StorageResource(dg.ConfigurableResource):
         description="Where features/, tables/ and review/ go, a path or a URL such as "
         "s3://bucket/prefix (default: $ACO_STORE_ROOT, else the data directory).",
     )
-    storage_options: dict[str, str] | None = Field(
+    storage_options: dict[str, Any] | None = Field(
         default=None,
         description="fsspec options for URL roots (credentials and endpoint otherwise come "
         "from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL).",
