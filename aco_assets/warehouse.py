@@ -69,7 +69,7 @@ _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 Write = tuple[str, pa.Table, str, Sequence[object]]
 
-_READERS: dict[tuple[int, str], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
+_READERS: dict[tuple[int, str, int], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
 _READERS_LOCK = threading.Lock()
 _MAX_READERS = 4  # data folders whose reader stays open in one process
 
@@ -307,7 +307,9 @@ class Warehouse:
         """This process's in-memory DuckDB of views over the files (a new connection costs
         about 0.1 s; its cursors nothing). Its views follow the files' schemas."""
         statements = [s for s in self.view_statements() if s.startswith("CREATE")]
-        key = (os.getpid(), str(self.tables_dir))
+        # keyed by the file system too: a connection stays with the instance it registered
+        fs = id(self.tables_dir.fs) if self.remote else 0
+        key = (os.getpid(), str(self.tables_dir), fs)
         with _READERS_LOCK:
             con, made = _READERS.pop(key, (None, None))
             if con is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -144,6 +146,23 @@ def test_warehouse_days_written_to_s3_are_queried_through_the_views_and_replaced
     ]
     assert again.query("SELECT count(*) FROM windows").to_pylist() == [{"count_star()": 5}]
     assert "s3://" in "".join(warehouse.view_statements())
+    # another process writes a day: the next query of this one sees it
+    root = Path(__file__).parents[1]
+    subprocess.run(
+        [sys.executable, "-c", WRITER, str(tmp_path / "aco.duckdb")], cwd=root, check=True
+    )
+    assert warehouse.query(sql).to_pylist()[-1] == {"day": dt.date(2016, 12, 2), "n": 4}
+
+
+WRITER = """
+import datetime as dt, sys
+import pyarrow as pa
+from aco_assets.warehouse import Warehouse
+day, t = dt.date(2016, 12, 2), dt.datetime(2016, 12, 2)
+rows = pa.table({"window_index": range(4), "file": ["a"] * 4, "offset_s": [0.0] * 4,
+                 "window_start": [t] * 4, "window_end": [t] * 4, "valid": [True] * 4})
+Warehouse(sys.argv[1]).replace_rows("windows", rows, where="day = ?", params=[day])
+"""
 
 
 def test_a_feature_array_on_s3_round_trips_through_the_local_cache(s3, tmp_path):
