@@ -69,7 +69,7 @@ _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 Write = tuple[str, pa.Table, str, Sequence[object]]
 
-_READERS: dict[tuple[int, str, int], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
+_READERS: dict[tuple[int, str, tuple], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
 _READERS_LOCK = threading.Lock()
 _MAX_READERS = 4  # data folders whose reader stays open in one process
 
@@ -99,6 +99,10 @@ class Warehouse:
         beside ``aco.duckdb``), else ``tables/`` beside ``aco.duckdb``.
     lock_timeout_s
         How long a writer waits for another writer before it gives up with a clear error.
+    also_reads
+        Other roots that queries may name, e.g. an archive on S3 whose ``catalog.parquet`` a
+        stage joins: their fsspec file systems are registered too (one per protocol, the
+        tables' first).
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class Warehouse:
         *,
         tables_dir: str | os.PathLike | AnyPath | None = None,
         lock_timeout_s: float = 600.0,
+        also_reads: Sequence[AnyPath] = (),
     ) -> None:
         self.path = Path(path).absolute()
         tables = as_path(tables_dir) if tables_dir else self._noted_tables()
@@ -115,12 +120,20 @@ class Warehouse:
         # object storage has no locks: they order this machine's writers from a local folder
         self.locks_dir = self.path.parent / "locks" / "tables" if self.remote else self.tables_dir
         self.lock_timeout_s = lock_timeout_s
+        self._filesystems: dict[str, object] = {}
+        for root in [self.tables_dir, *also_reads]:
+            if is_remote(root):
+                protocol = root.protocol
+                self._filesystems.setdefault(protocol, root.fs)
 
     @classmethod
     def of(cls, layout) -> Warehouse:
         """The warehouse of a :class:`~aco_assets.layout.DataLayout`: ``aco.duckdb`` in its data
-        directory, the tables in its store (``<store>/tables``)."""
-        return cls(layout.duckdb_path, tables_dir=layout.tables_dir)
+        directory, the tables in its store (``<store>/tables``); queries may also read the
+        archive's files (its catalog) when it is on object storage."""
+        return cls(
+            layout.duckdb_path, tables_dir=layout.tables_dir, also_reads=[layout.archive_root]
+        )
 
     def _noted_tables(self) -> AnyPath:
         try:
@@ -135,9 +148,9 @@ class Warehouse:
         return self.path.parent / VIEWS_MARKER if self.remote else self.tables_dir / VIEWS_MARKER
 
     def _register(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-        """Give ``con`` the fsspec file system of remote tables (no-op for local ones)."""
-        if self.remote:
-            con.register_filesystem(self.tables_dir.fs)
+        """Give ``con`` the fsspec file systems of remote roots (none for local ones)."""
+        for fs in self._filesystems.values():
+            con.register_filesystem(fs)
         return con
 
     # -- reads -------------------------------------------------------------------------------
@@ -157,8 +170,8 @@ class Warehouse:
         if not self.tables_dir.exists() and not self.path.exists():
             raise FileNotFoundError(f"no warehouse at {self.path}: materialize raw_files first")
         self._ensure_views(wait=False)
-        if self.remote:  # other processes write objects: list them afresh for every query
-            self.tables_dir.fs.invalidate_cache()
+        for fs in self._filesystems.values():  # other processes write: list afresh every query
+            fs.invalidate_cache()
         con = self._reader().cursor()
         try:
             yield con
@@ -308,7 +321,7 @@ class Warehouse:
         about 0.1 s; its cursors nothing). Its views follow the files' schemas."""
         statements = [s for s in self.view_statements() if s.startswith("CREATE")]
         # keyed by the file system too: a connection stays with the instance it registered
-        fs = id(self.tables_dir.fs) if self.remote else 0
+        fs = tuple(id(f) for f in self._filesystems.values())
         key = (os.getpid(), str(self.tables_dir), fs)
         with _READERS_LOCK:
             con, made = _READERS.pop(key, (None, None))

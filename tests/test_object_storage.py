@@ -264,3 +264,21 @@ def test_a_published_review_folder_is_copied_to_s3_and_stale_clips_removed(s3, t
     assert upload_folder(folder, remote) == 2
     assert sorted(p.name for p in remote.iterdir()) == ["01.wav", "2016-11-30.selections.txt"]
     assert (remote / "01.wav").read_bytes() == b"new render"
+
+
+def test_the_catalog_of_an_s3_archive_is_read_by_python_and_by_local_warehouse_queries(
+    archives, tmp_path
+):
+    from aco_assets.layout import DataLayout
+    from aco_assets.synth.catalog import read_catalog
+    from aco_assets.warehouse import Warehouse
+
+    events = read_catalog(archives[1])
+    assert events == read_catalog(archives[0]) and events.num_rows
+    layout = DataLayout.resolve(data_dir=tmp_path, archive_root=f"s3://{BUCKET}/archive")
+    warehouse = Warehouse.of(layout)  # tables local, archive on S3 (as typical_windows joins it)
+    warehouse.replace_rows("windows", _windows(DAY, 1), where="day = ?", params=[DAY])
+    url = str(layout.archive_root / "catalog.parquet")
+    assert url.startswith("s3://")
+    got = warehouse.query("SELECT count(*) AS n FROM read_parquet(?)", [url]).to_pylist()
+    assert got == [{"n": events.num_rows}]

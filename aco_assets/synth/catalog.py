@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from aco_assets.storage_paths import as_path, is_remote
+
 CATALOG_NAME = "catalog.parquet"
 CATALOG_CSV_NAME = "catalog.csv"
 FAULTS_NAME = "faults.parquet"
@@ -126,13 +128,17 @@ def write_catalog(
 
 
 def _read(path_or_root: str | os.PathLike, name: str, schema: pa.Schema) -> pa.Table:
-    path = Path(path_or_root)
+    path = as_path(path_or_root)  # a local path, or an archive on object storage
     if path.is_dir():
         path = path / name
     if not path.is_file():
         raise CatalogError(f"no {name} at {path}; write one with `aco synth --out DIR`")
     try:
-        table = pq.read_table(path)
+        if is_remote(path):
+            with path.open("rb") as f:
+                table = pq.read_table(f)
+        else:
+            table = pq.read_table(path)
     except (OSError, pa.ArrowException) as e:
         raise CatalogError(f"{path}: not a readable Parquet file ({e})") from e
     if not table.schema.equals(schema, check_metadata=False):
