@@ -29,16 +29,23 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from aco_assets.storage_paths import AnyPath, as_path, is_remote
+from aco_assets.warehouse_db import (
+    comment_statements,
+    has_old_tables,
+    import_old_tables,
+    note_tables,
+    noted_tables,
+    open_for_views,
+    quote,
+)
 from aco_assets.warehouse_files import (
     LOCK_FILE,
     FileLock,
@@ -57,25 +64,18 @@ from aco_assets.warehouse_files import (
 )
 from aco_assets.warehouse_schema import TABLES, TABLES_BY_NAME, VIEWS, Table
 
-__all__ = ["Warehouse", "WarehouseBusyError", "WarehouseSchemaError"]
+__all__ = ["Warehouse", "WarehouseBusyError", "WarehouseSchemaError", "comment_statements"]
 
 logger = logging.getLogger(__name__)
 
 VIEWS_MARKER = "_views.json"
-TABLES_NOTE = "aco.tables.json"  # beside aco.duckdb: where its tables are, when not tables/
 _DAY_WHERE = re.compile(r"^\s*day\s*=\s*\?\s*$", re.IGNORECASE)
-_OLD_TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 Write = tuple[str, pa.Table, str, Sequence[object]]
 
 _READERS: dict[tuple[int, str, tuple], tuple[duckdb.DuckDBPyConnection, list[str]]] = {}
 _READERS_LOCK = threading.Lock()
 _MAX_READERS = 4  # data folders whose reader stays open in one process
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _as_day(value: object) -> dt.date:
@@ -114,7 +114,7 @@ class Warehouse:
         also_reads: Sequence[AnyPath] = (),
     ) -> None:
         self.path = Path(path).absolute()
-        tables = as_path(tables_dir) if tables_dir else self._noted_tables()
+        tables = as_path(tables_dir) if tables_dir else noted_tables(self.path)
         self.remote = is_remote(tables)
         self.tables_dir = tables if self.remote else Path(tables).absolute()
         # object storage has no locks: they order this machine's writers from a local folder
@@ -134,13 +134,6 @@ class Warehouse:
         return cls(
             layout.duckdb_path, tables_dir=layout.tables_dir, also_reads=[layout.archive_root]
         )
-
-    def _noted_tables(self) -> AnyPath:
-        try:
-            noted = json.loads((self.path.parent / TABLES_NOTE).read_text())["tables"]
-        except (OSError, ValueError, KeyError):
-            return self.path.parent / "tables"
-        return as_path(noted)
 
     @property
     def _marker(self) -> Path:
@@ -349,43 +342,13 @@ class Warehouse:
     def _ensure_ready(self) -> None:
         """Before a write: the tables folder exists, and an old single-file warehouse is in it."""
         if self.path.exists() and not self._marker.exists():
-            if self._has_old_tables():
+            if has_old_tables(self.path):
                 self._ensure_views(wait=True)  # moves them into files before anything is written
         if not self.remote:
             self.tables_dir.mkdir(parents=True, exist_ok=True)
-        self._note_tables()
+        note_tables(self.path, self.tables_dir)
         for table in TABLES:  # every view reads its files from the start, however few there are
             self._ensure_table(table)
-
-    def _note_tables(self) -> None:
-        """Note beside ``aco.duckdb`` where its tables are, when not in ``tables/`` beside it, so
-        that ``Warehouse(path)`` (``aco query``) finds them."""
-        note = self.path.parent / TABLES_NOTE
-        if self.tables_dir == self.path.parent / "tables":
-            note.unlink(missing_ok=True)
-            return
-        text = json.dumps({"tables": str(self.tables_dir)})
-        try:
-            if note.read_text() == text:
-                return
-        except OSError:
-            pass
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        tmp.replace(note)
-
-    def _has_old_tables(self) -> bool:
-        """``aco.duckdb`` holds tables of the layout before Parquet (True also if unreadable)."""
-        try:
-            con = duckdb.connect(str(self.path), read_only=True)
-        except duckdb.IOException:
-            return True
-        try:
-            names = {n for (n,) in con.execute(_OLD_TABLES_SQL).fetchall()}
-        finally:
-            con.close()
-        return bool(names & set(TABLES_BY_NAME))
 
     def _ensure_views(self, *, wait: bool) -> bool:
         """Bring ``aco.duckdb``'s views up to date; True when they are.
@@ -402,13 +365,13 @@ class Warehouse:
                 return True
         except (OSError, ValueError, KeyError):
             pass
-        con = self._open_for_views(wait=wait)
+        con = open_for_views(self.path, wait=wait, timeout_s=self.lock_timeout_s)
         if con is None:
             return False
         try:
             self._register(con)
             con.execute("BEGIN TRANSACTION")
-            self._import_tables(con)
+            import_old_tables(con, self.tables_dir, self._ensure_table)
             for sql in statements:
                 con.execute(sql)
             con.execute("COMMIT")
@@ -419,58 +382,6 @@ class Warehouse:
         tmp.write_text(json.dumps({"fingerprint": fingerprint, "tables": str(self.tables_dir)}))
         tmp.replace(marker)
         return True
-
-    def _open_for_views(self, *, wait: bool) -> duckdb.DuckDBPyConnection | None:
-        deadline = time.monotonic() + (self.lock_timeout_s if wait else 0.5)
-        last_log = 0.0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.ConnectionException:  # this process holds it read-only
-                holder = f"PID {os.getpid()} (this process)"
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower():
-                    raise
-                found = _HOLDER.search(str(e))
-                holder = f"PID {found[2]} ({found[1]})" if found else "another process"
-            else:
-                return con
-            message = (
-                f"{self.path} is held open by {holder}, so its views cannot be updated "
-                "(new columns, a moved data folder): close that client"
-            )
-            if time.monotonic() >= deadline:
-                if wait:
-                    raise WarehouseBusyError(message)
-                logger.warning("%s; the tables are written, the views follow later", message)
-                return None
-            if wait and time.monotonic() - last_log >= 10:
-                logger.warning("waiting: %s", message)
-                last_log = time.monotonic()
-            time.sleep(0.1)
-
-    def _import_tables(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Move the tables of an ``aco.duckdb`` written before the Parquet layout into files."""
-        found = {name for (name,) in con.execute(_OLD_TABLES_SQL).fetchall()}
-        for table in (t for t in TABLES if t.name in found):
-            self._ensure_table(table)
-            have = {r[0] for r in con.execute(f'DESCRIBE "{table.name}"').fetchall()}
-            cols = ", ".join(f'"{c}"' for c in table.column_names if c in have)
-            rows = con.sql(f'SELECT {cols} FROM "{table.name}"').to_arrow_table()
-            if table.partition == "whole":
-                rows = conform(table, rows, strict=False)
-                write_atomic(partition_file(self.tables_dir, table, None), rows)
-            else:
-                for day in sorted(set(rows["day"].to_pylist())):
-                    part = rows.filter(pc.equal(rows["day"], pa.scalar(day, pa.date32())))
-                    part = conform(table, part, strict=False)
-                    write_atomic(partition_file(self.tables_dir, table, day), part)
-            logger.info("%s: %d rows moved to %s", table.name, rows.num_rows, self.tables_dir)
-        for view in VIEWS:
-            con.execute(f'DROP VIEW IF EXISTS "{view.name}"')
-        for name in found & set(TABLES_BY_NAME):
-            con.execute(f'DROP TABLE "{name}"')
 
     # -- snapshot ----------------------------------------------------------------------------
 
@@ -484,7 +395,7 @@ class Warehouse:
         self._ensure_views(wait=False)
         con = self._memory_connection(whole_tables=())
         try:
-            con.execute(f"ATTACH {_quote(str(tmp))} AS snap")
+            con.execute(f"ATTACH {quote(str(tmp))} AS snap")
             for table in TABLES:
                 con.execute(f'CREATE TABLE snap."{table.name}" AS SELECT * FROM "{table.name}"')
             con.execute("USE snap")
@@ -498,16 +409,3 @@ class Warehouse:
             con.close()
         tmp.replace(target)
         return target
-
-
-def comment_statements(kind: str) -> list[str]:
-    """``COMMENT ON`` every table (as a ``kind``: ``"VIEW"`` or ``"TABLE"``), view and column."""
-    out = []
-    for name, what, comment, columns in [
-        (t.name, kind, t.comment, {c.name: c.comment for c in t.columns}) for t in TABLES
-    ] + [(v.name, "VIEW", v.comment, v.column_comments) for v in VIEWS]:
-        out.append(f'COMMENT ON {what} "{name}" IS {_quote(comment)}')
-        out += [
-            f'COMMENT ON COLUMN "{name}"."{c}" IS {_quote(text)}' for c, text in columns.items()
-        ]
-    return out
