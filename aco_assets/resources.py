@@ -80,7 +80,14 @@ class StorageResource(dg.ConfigurableResource):
         from aco_assets.hydrophone import Archive
 
         root = self.layout().archive_root
-        if not root.is_dir():
+        try:
+            found = root.is_dir()
+        except OSError as e:  # object storage refused: credentials, endpoint, permissions
+            raise ArchiveNotFoundError(
+                f"archive root {root} cannot be listed ({type(e).__name__}: {e}): check "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL"
+            ) from e
+        if not found:
             raise ArchiveNotFoundError(
                 f"archive root {root} does not exist: set ACO_ARCHIVE_ROOT (or the storage "
                 "resource's archive_root) to a YYYY/MM/DD tree of .HYD24BBpk files, or write the "

@@ -282,3 +282,17 @@ def test_the_catalog_of_an_s3_archive_is_read_by_python_and_by_local_warehouse_q
     assert url.startswith("s3://")
     got = warehouse.query("SELECT count(*) AS n FROM read_parquet(?)", [url]).to_pylist()
     assert got == [{"n": events.num_rows}]
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        f"s3://{BUCKET}/no-such-archive",  # an empty prefix of a bucket
+        "s3://no-such-bucket-aco/archive",  # a bucket that does not exist
+    ],
+)
+def test_an_archive_root_on_s3_that_does_not_exist_is_a_clear_error_naming_it(s3, root):
+    from aco_assets.resources import ArchiveNotFoundError, StorageResource
+
+    with pytest.raises(ArchiveNotFoundError, match=root):
+        StorageResource(archive_root=root).archive()
