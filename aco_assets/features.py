@@ -8,7 +8,9 @@ Two paths feed the bands (DESIGN.md, "The front end"):
 * the **low path** (bands whose upper edge is at most ``low_split_hz``): the signal is
   pre-decimated by a triangular block filter (length ``2 * low_block - 1``, response
   ``sinc^2`` with double nulls on multiples of ``fs / low_block``, i.e. 3 kHz), brought to
-  ``low_rate_hz`` by ``scipy.signal.resample_poly``, high-passed (Butterworth, ``highpass_hz``)
+  ``low_rate_hz`` as ``scipy.signal.resample_poly(y, 1, low_down, padtype="line")`` computes it
+  (:class:`aco_assets.polyphase.LineDecimator`: the same filter, at the output samples only, in
+  float64), high-passed (Butterworth, ``highpass_hz``)
   to remove the slow offset wander (+-8e4 counts below ~5 Hz), then framed in ``low_nfft``
   frames (1 s, 1 Hz bins: blue whale tones at 16.5 and 18.5 Hz fall in different bands);
 * the **main path** (all other bands): a Hann STFT at the full rate (``nfft`` samples,
@@ -17,7 +19,10 @@ Two paths feed the bands (DESIGN.md, "The front end"):
 
 Per-bin power spectral densities (one-sided, counts^2/Hz, Welch scaling) are averaged over the
 bins of each band and over the STFT frames whose centre falls in each of the ``T`` frames; the
-low path (1 s frames) is linearly interpolated onto the same ``T`` frame centres.
+low path (1 s frames) is linearly interpolated onto the same ``T`` frame centres. The main path
+runs window by window (``chunk_windows``) so that the frames, their spectra and their squared
+magnitudes stay in cache; each band sum adds the squared real and imaginary parts of its bins,
+squared in place in the spectrum (no ``abs``, no per-bin power array).
 
 Dimension letters: N windows, F bands, T frames, M STFT frames per window, K frequency bins,
 L named level bands.
@@ -33,6 +38,8 @@ from typing import Any, Literal
 import numpy as np
 import scipy.fft
 import scipy.signal
+
+from aco_assets.polyphase import LineDecimator
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +251,9 @@ class FrontEnd:
                 f"{t_frame / fs * 1e3:.1f} ms without an STFT frame; lower the hop or n_frames"
             )
         self._frame_counts = counts.astype(np.float64)  # (T,)
+        self._frame_sum = (groups[None, :] == np.arange(cfg.n_frames)[:, None]).astype(np.float32)
+        scale = self._main_scale / np.outer(self._frame_counts, self._main_counts)  # (T, F_main)
+        self._main_scale_tf = scale.astype(np.float32)
 
     def _init_low_path(self, cfg: FrontEndConfig, edges: np.ndarray) -> None:
         """Triangle + resample_poly + high-pass; 1 s frames interpolated onto the T frames."""
@@ -269,8 +279,9 @@ class FrontEnd:
             )
         tri = np.convolve(np.ones(cfg.low_block), np.ones(cfg.low_block))
         tri = (tri / tri.sum()).astype(np.float32)  # (2 * low_block - 1,)
-        self._tri_lo = tri[: cfg.low_block]
-        self._tri_hi = np.append(tri[cfg.low_block :], np.float32(0.0))
+        tri_hi = np.append(tri[cfg.low_block :], np.float32(0.0))
+        self._tri = np.stack([tri[: cfg.low_block], tri_hi], axis=1)  # (low_block, 2)
+        self._decimation = LineDecimator.of(cfg.low_down) if cfg.low_down > 1 else None
 
     def _init_levels(self, cfg: FrontEndConfig, edges: np.ndarray) -> None:
         """Overlap in Hz of each named level band with each feature band, (L, F)."""
@@ -342,7 +353,14 @@ class FrontEnd:
         channels = 2 if self.config.normalise == "file_median_and_absolute" else 1
         return (channels, self.config.n_bands, self.config.n_frames)
 
-    def windows(self, samples: np.ndarray, *, chunk_windows: int = 8) -> WindowFeatures:
+    def windows(
+        self,
+        samples: np.ndarray,
+        *,
+        valid: np.ndarray | None = None,
+        chunk_windows: int = 1,
+        workers: int = 1,
+    ) -> WindowFeatures:
         """Cut samples into analysis windows and compute their features.
 
         Parameters
@@ -351,8 +369,13 @@ class FrontEnd:
             Raw counts at ``sample_rate_hz``; NaN (or inf) marks a missing sample. Missing runs
             are bridged by linear interpolation between their valid neighbours before any
             filtering (no step, hence no spectral splatter) and counted per window.
+        valid : np.ndarray, shape (n,), bool, optional
+            False marks a missing sample too (e.g. the decoder's mask beside its int32 counts,
+            which then need no float64 copy with NaN); None: only non-finite samples are missing.
         chunk_windows : int
             Windows per STFT batch (memory/cache trade-off only; results do not depend on it).
+        workers : int
+            Threads of each FFT (``scipy.fft``'s ``workers``); results do not depend on it.
 
         Returns
         -------
@@ -367,23 +390,33 @@ class FrontEnd:
             raise FrontEndInputError(
                 f"samples must be a 1-D real array, got shape {x.shape} dtype {x.dtype}"
             )
+        if valid is not None and np.shape(valid) != x.shape:
+            raise FrontEndInputError(
+                f"valid must have the shape of samples {x.shape}, got {np.shape(valid)}"
+            )
         w = self.window_samples
         n = x.shape[0] // w
         if x.shape[0] % w:
             log.debug("dropping a trailing partial window of %d samples", x.shape[0] % w)
-        x32 = x[: n * w].astype(np.float32)  # (N * W,)
-        missing = ~np.isfinite(x32)
-        missing_share = missing.reshape(n, w).mean(axis=1) if n else np.zeros(0)
-        if missing.any():
+        x32 = x[: n * w].astype(np.float32)  # (N * W,), a copy: gaps are bridged in place
+        ok = None if valid is None else np.asarray(valid, bool)[: n * w]
+        missing = _missing(x32, ok, floating=np.issubdtype(x.dtype, np.floating))
+        if missing is None:
+            missing_share = np.zeros(n)
+        else:
+            missing_share = np.bincount(np.flatnonzero(missing) // w, minlength=n) / w  # (N,)
             _bridge_gaps(x32, missing)
         power = np.empty((n, self.config.n_bands, self.config.n_frames), np.float32)  # (N, F, T)
         nl = self.n_low_bands
         if n and nl:
             power[:, :nl] = self._low_path(x32, n)
-        for i in range(0, n, chunk_windows):
-            power[i : i + chunk_windows, nl:] = self._main_path(
-                x32[i * w : (i + chunk_windows) * w]
-            )
+        if n:
+            self._main_path(x32, power[:, nl:], chunk_windows=chunk_windows, workers=workers)
+        return self._finish(power, missing_share)
+
+    def _finish(self, power: np.ndarray, missing_share: np.ndarray) -> WindowFeatures:
+        """Band PSDs (N, F, T) float32 -> floored dB features, levels, validity, normalisation."""
+        n = power.shape[0]
         floor = np.float32(10.0 ** (self.config.floor_db / 10.0))
         features = (10.0 * np.log10(np.maximum(power, floor)))[:, None]  # (N, 1, F, T)
         band_power = power.mean(axis=2, dtype=np.float64) @ self._level_weights.T  # (N, L)
@@ -408,35 +441,41 @@ class FrontEnd:
             levels=levels,
         )
 
-    def _main_path(self, x: np.ndarray) -> np.ndarray:
-        """Main-path band PSDs of whole windows x (n * W,) float32 -> (n, F_main, T)."""
+    def _main_path(
+        self, x: np.ndarray, out: np.ndarray, *, chunk_windows: int, workers: int
+    ) -> None:
+        """Main-path band PSDs of whole windows x (N * W,) float32 into out (N, F_main, T)."""
         cfg = self.config
-        n = x.shape[0] // self.window_samples
+        w, m = self.window_samples, self.n_stft_frames
+        n = x.shape[0] // w
         s = x.strides[0]
         frames = np.lib.stride_tricks.as_strided(
-            x,
-            shape=(n, self.n_stft_frames, cfg.nfft),
-            strides=(self.window_samples * s, cfg.hop_samples * s, s),
-            writeable=False,
-        )  # (n, M, nfft)
-        spec = scipy.fft.rfft(frames * self._win, axis=-1)  # (n, M, nfft // 2 + 1)
+            x, shape=(n, m, cfg.nfft), strides=(w * s, cfg.hop_samples * s, s), writeable=False
+        )  # (N, M, nfft)
         k0, k1 = self._main_bins
-        p = np.abs(spec[..., k0:k1]) ** 2  # (n, M, K)
-        p = np.add.reduceat(p, self._main_starts, axis=-1)  # (n, M, F_main)
-        p = np.add.reduceat(p, self._frame_starts, axis=1)  # (n, T, F_main)
-        scale = self._main_scale / np.outer(self._frame_counts, self._main_counts)  # (T, F_main)
-        return (p * scale.astype(np.float32)).transpose(0, 2, 1)  # (n, F_main, T)
+        step = max(1, min(int(chunk_windows), n))
+        buf = np.empty((step, m, cfg.nfft), np.float32)  # (c, M, nfft)
+        for i in range(0, n, step):
+            c = min(step, n - i)
+            windowed = np.multiply(frames[i : i + c], self._win, out=buf[:c])  # (c, M, nfft)
+            spec = scipy.fft.rfft(windowed, axis=-1, workers=workers)  # (c, M, nfft // 2 + 1)
+            re_im = spec.view(np.float32)[..., 2 * k0 : 2 * k1]  # (c, M, 2K) interleaved
+            sq = np.square(re_im, out=re_im)  # re^2, im^2 in place
+            p = np.add.reduceat(sq, 2 * self._main_starts, axis=-1)  # (c, M, F_main)
+            p = self._frame_sum @ p  # (c, T, F_main)
+            p *= self._main_scale_tf
+            out[i : i + c] = p.transpose(0, 2, 1)  # (c, F_main, T)
 
     def _low_path(self, x: np.ndarray, n: int) -> np.ndarray:
         """Low-path band PSDs of N whole windows x (N * W,) float32 -> (N, F_low, T)."""
         cfg = self.config
-        a = x.reshape(-1, cfg.low_block)  # (N * W / low_block, low_block)
-        y = a @ self._tri_lo  # triangular block filter, (N * W / low_block,)
-        y[:-1] += a[1:] @ self._tri_hi
-        y[-1] += a[-1] @ self._tri_hi  # the last block is extended by itself
-        z = scipy.signal.resample_poly(y, 1, cfg.low_down, padtype="line")  # (N * W_low,)
+        g = x.reshape(-1, cfg.low_block) @ self._tri  # (N * W / low_block, 2) block sums
+        y = g[:, 0].copy()  # triangular block filter, (N * W / low_block,)
+        y[:-1] += g[1:, 1]
+        y[-1] += g[-1, 1]  # the last block is extended by itself
+        z = y.astype(np.float64) if self._decimation is None else self._decimation(y)
         zi = scipy.signal.sosfilt_zi(self._sos) * z[0]
-        z = scipy.signal.sosfilt(self._sos, z, zi=zi)[0].astype(np.float32)
+        z = scipy.signal.sosfilt(self._sos, z, zi=zi)[0].astype(np.float32)  # (N * W_low,)
         z = z[: n * self.window_low_samples]
         s = z.strides[0]
         frames = np.lib.stride_tricks.as_strided(
@@ -447,8 +486,9 @@ class FrontEnd:
         )  # (N, M_low, low_nfft)
         spec = scipy.fft.rfft(frames * self._low_win, axis=-1)  # (N, M_low, low_nfft // 2 + 1)
         k0, k1 = self._low_bins
-        p = np.add.reduceat(np.abs(spec[..., k0:k1]) ** 2, self._low_starts, axis=-1)
-        p *= (self._low_scale / self._low_counts).astype(np.float32)  # (N, M_low, F_low)
+        sq = np.square(spec.view(np.float32)[..., 2 * k0 : 2 * k1])  # (N, M_low, 2K_low)
+        p = np.add.reduceat(sq, 2 * self._low_starts, axis=-1)  # (N, M_low, F_low)
+        p *= (self._low_scale / self._low_counts).astype(np.float32)
         return np.einsum("nmf,mt->nft", p, self._low_interp)  # (N, F_low, T)
 
     def dominant_bands(
@@ -516,3 +556,17 @@ def _bridge_gaps(x: np.ndarray, missing: np.ndarray) -> None:
     x_right = np.where(right_ok, x[np.minimum(right, x.size - 1)], x_left)
     frac = (bad - left[run]) / (right[run] - left[run])  # (B,) in (0, 1)
     x[bad] = (x_left[run] + frac * (x_right[run] - x_left[run])).astype(np.float32)
+
+
+def _missing(x: np.ndarray, valid: np.ndarray | None, *, floating: bool) -> np.ndarray | None:
+    """Bool (n,) True where x (n,) float32 is not finite or ``valid`` is False; None if nowhere.
+
+    ``floating``: x was cast from floats (from integers every sample is finite). A finite sum of
+    x proves every sample finite at the cost of one read (NaN and inf propagate; a sum that
+    overflows only sends the check down the exact path).
+    """
+    bad = None if valid is None or valid.all() else ~valid
+    if floating and not np.isfinite(np.sum(x)):
+        nonfinite = ~np.isfinite(x)
+        bad = nonfinite if bad is None else bad | nonfinite
+    return bad

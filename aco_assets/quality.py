@@ -2,8 +2,11 @@
 
 These are faults of the recording chain, not sounds of the ocean: the pipeline reports them in
 their own table and keeps them out of the acoustic anomaly queue. Everything here is vectorised
-(no Python loop per sample or per record); a 5-minute file (7.2 million samples) takes a few
-tens of milliseconds (``benchmarks/bench_quality.py``). Imports numpy, scipy and the standard library.
+(no Python loop per sample or per record) and reads each sample a few times only: the block
+extremes of one pass serve both the dropout search (only blocks of one value are examined
+further) and the clipping search (records), and a file without gaps skips every mask. A 5-minute
+file (7.2 million samples) takes 10-15 ms of CPU (``benchmarks/bench_quality.py``). Imports
+numpy, scipy and the standard library.
 
 Sample ``i`` is placed at ``start_utc + i / sample_rate_hz`` (naive UTC), the codec's time of
 sample 0 plus the nominal rate; timing jumps are reported from the per-record header times.
@@ -54,8 +57,38 @@ class QualityIssue:
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the runs of True in a 1-D bool array."""
-    edges = np.diff(mask.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if mask.size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1  # (C,) first index of each later run
+    bounds = np.concatenate(([0], change, [mask.size]))  # (C + 2,) runs alternate in value
+    first = 0 if mask[0] else 1  # index of the first run of True
+    return bounds[first:-1:2], bounds[first + 1 :: 2]
+
+
+def _extremes_block(min_len: int, spr: int) -> int:
+    """Block length for the shared extremes: a power of two dividing ``spr``, at most
+    ``(min_len + 1) // 2`` (then every run of ``min_len`` equal samples holds a whole block);
+    0 when too short to pay off (the dropout search then reads every sample)."""
+    block = 1 << int(np.log2((min_len + 1) // 2))
+    while block > 1 and spr % block:
+        block //= 2
+    return block if block >= 64 else 0
+
+
+@dataclass(frozen=True)
+class _BlockExtremes:
+    """Max and min of each whole block of ``block`` samples, shape (n // block,) each."""
+
+    block: int
+    max: np.ndarray
+    min: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, block: int) -> _BlockExtremes | None:
+        if block == 0 or len(x) < block:
+            return None
+        blocks = x[: len(x) // block * block].reshape(-1, block)  # (n // block, block)
+        return cls(block, blocks.max(axis=1), blocks.min(axis=1))
 
 
 def find_quality_issues(
@@ -114,10 +147,16 @@ def find_quality_issues(
     if x.dtype.kind == "f":
         ok = ok & np.isfinite(x)
     fs = float(sample_rate_hz)
+    all_ok = bool(ok.all())
+    xv = x if all_ok else np.where(ok, x, x.dtype.type(0))  # missing samples read as 0
+    min_len = max(2, int(round(min_dropout_s * fs)))
+    extremes = _BlockExtremes.of(xv, _extremes_block(min_len, samples_per_record))
     issues: list[tuple[IssueKind, int, int, float, str]] = []  # kind, i0, i1, value, detail
-    issues += _gaps(ok, fs)
-    issues += _dropouts(x, ok, fs, min_len=max(2, int(round(min_dropout_s * fs))))
-    issues += _clipping(x, ok, bits, adc_bits, samples_per_record, merge=int(clip_merge_s * fs))
+    issues += [] if all_ok else _gaps(ok, fs)
+    issues += _dropouts(x, ok, fs, min_len=min_len, extremes=extremes, all_ok=all_ok)
+    issues += _clipping(
+        xv, ok, bits, adc_bits, samples_per_record, merge=int(clip_merge_s * fs), extremes=extremes
+    )
     issues += _dc_steps(
         x, ok, max(1, int(round(dc_block_s * fs))), dc_step_sigma, dc_step_min_counts
     )
@@ -143,20 +182,47 @@ def _gaps(ok: np.ndarray, fs: float) -> list:
     ]
 
 
-def _dropouts(x: np.ndarray, ok: np.ndarray, fs: float, *, min_len: int) -> list:
-    same = (x[1:] == x[:-1]) & ok[1:] & ok[:-1]  # (n-1,) sample i+1 repeats sample i
+def _dropouts(
+    x: np.ndarray,
+    ok: np.ndarray,
+    fs: float,
+    *,
+    min_len: int,
+    extremes: _BlockExtremes | None,
+    all_ok: bool,
+) -> list:
+    if extremes is None:
+        return _dropouts_in(x, ok, fs, 0, len(x), min_len=min_len)
+    # A run of >= min_len equal valid samples holds a whole block of one value: only the spans
+    # of such blocks, widened by one block either side, can hold one.
+    b = extremes.block
+    candidate = extremes.max == extremes.min  # (nb,)
+    if not all_ok:
+        candidate &= ok[: len(candidate) * b].reshape(-1, b).all(axis=1)
+    out = []
+    for s, e in zip(*_runs(candidate), strict=True):
+        lo, hi = max(0, (int(s) - 1) * b), min(len(x), (int(e) + 1) * b)
+        out += _dropouts_in(x, ok, fs, lo, hi, min_len=min_len)
+    return out
+
+
+def _dropouts_in(x: np.ndarray, ok: np.ndarray, fs: float, lo: int, hi: int, *, min_len: int):
+    """Dropouts of x[lo:hi], at indices of x."""
+    xs, oks = x[lo:hi], ok[lo:hi]
+    same = (xs[1:] == xs[:-1]) & oks[1:] & oks[:-1]  # (m-1,) sample i+1 repeats sample i
     starts, ends = _runs(same)
     keep = (ends - starts + 1) >= min_len
     out = []
-    for a, b in zip(starts[keep], ends[keep] + 1, strict=True):
+    for a, b in zip(starts[keep] + lo, ends[keep] + 1 + lo, strict=True):
         v = x[a]
         what = "exact zeros" if v == 0 else f"the constant value {v:g}"
         out.append(("dropout", int(a), int(b), (b - a) / fs, f"{(b - a) / fs:.3f} s of {what}"))
     return out
 
 
-def _clipping(x, ok, bits, adc_bits: int, spr: int, *, merge: int) -> list:
-    n = len(x)
+def _clipping(xv, ok, bits, adc_bits: int, spr: int, *, merge: int, extremes) -> list:
+    """Clipped samples of xv (n,), the samples with missing ones set to 0."""
+    n = len(xv)
     n_rec = -(-n // spr)
     width = np.asarray(adc_bits if bits is None else bits, np.int64)
     if width.ndim == 0:
@@ -168,17 +234,22 @@ def _clipping(x, ok, bits, adc_bits: int, spr: int, *, merge: int) -> list:
         )
     hi = (np.int64(1) << (width - 1)) - 1  # (R,)
     lo = -(np.int64(1) << (width - 1))
-    xv = x if ok.all() else np.where(ok, x, 0)  # missing samples never count as clipped
     full = n // spr
-    rec = xv[: full * spr].reshape(full, spr)  # (R_full, spr)
-    rmax, rmin = rec.max(axis=1, initial=0), rec.min(axis=1, initial=0)  # (R_full,)
+    if extremes is not None and full:  # records are whole blocks of the shared extremes
+        per = spr // extremes.block
+        zero = xv.dtype.type(0)
+        rmax = np.maximum(extremes.max[: full * per].reshape(full, per).max(axis=1), zero)
+        rmin = np.minimum(extremes.min[: full * per].reshape(full, per).min(axis=1), zero)
+    else:
+        rec = xv[: full * spr].reshape(full, spr)  # (R_full, spr)
+        rmax, rmin = rec.max(axis=1, initial=0), rec.min(axis=1, initial=0)  # (R_full,)
     if full < n_rec:  # the partial last record
         rmax = np.append(rmax, xv[full * spr :].max())
         rmin = np.append(rmin, xv[full * spr :].min())
     hit_rec = np.flatnonzero((rmax >= hi) | (rmin <= lo))
     if len(hit_rec) == 0:
         return []
-    padded = np.zeros(n_rec * spr, dtype=x.dtype)
+    padded = np.zeros(n_rec * spr, dtype=xv.dtype)
     padded[:n] = xv
     rec = padded.reshape(n_rec, spr)  # (R, spr)
     sub = rec[hit_rec]  # (H, spr)
@@ -203,7 +274,9 @@ def _dc_steps(x, ok, block: int, n_sigma: float, min_counts: float) -> list:
         return []
     m = n_blocks * block
     if ok.all():
-        sums = x[:m].reshape(n_blocks, block).sum(axis=1, dtype=np.float64)  # (nb,)
+        # integer block sums are exact in int64 (as in float64 below 2**53), and faster
+        acc = np.int64 if x.dtype.kind in "iu" else np.float64
+        sums = x[:m].reshape(n_blocks, block).sum(axis=1, dtype=acc).astype(np.float64)  # (nb,)
         counts = np.full(n_blocks, block)
     else:
         sums = np.where(ok[:m], x[:m], 0).reshape(n_blocks, block).sum(axis=1, dtype=np.float64)

@@ -81,6 +81,39 @@ def _features(r: dict[str, Any], like: dict[str, Any] | None) -> list[str]:
         f"{r['peak_mib']:.0f} MiB, {r['peak_x_input']:.1f}x the {r['input_mib']:.0f} MiB float64 "
         "input.",
         "",
+        *_features_floor(r.get("files_part")),
+    ]
+
+
+def _features_floor(f: dict[str, Any] | None) -> list[str]:
+    """The per-file work against the floor measured in the same run (absent in older JSON)."""
+    if not f:
+        return []
+    rows = (
+        ("floor: read + decode + Hann rfft frames + log power", "floor"),
+        ("read + decode", "decode"),
+        ("front end: read + decode + `FrontEnd.windows` (int32 counts, valid mask)", "front_end"),
+        ("front end as `file_windows` calls it (float64 copy with NaN)", "front_end_float"),
+        ("`find_quality_issues` (decoded file)", "quality"),
+        ("`processing.file_windows` whole", "per_file"),
+    )
+    return [
+        f"On {f['files']} files of a synthetic day ({f['repeats']} runs, production config), "
+        "CPU seconds per file, one core:",
+        "",
+        "| | median s | best s | x real time |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {f['median_s'][k]:.4f} | {f['min_s'][k]:.4f} | {f['rtf'][k]:.0f} |"
+            for label, k in rows
+        ),
+        "",
+        f"Front end / floor {f['ratio_front_end']:.2f} (target <= {f['target_ratio']:g}: "
+        f"{_met(f['ratio_front_end'] <= f['target_ratio'])}; "
+        f"{f['ratio_front_end_float']:.2f} as `file_windows` calls it); `file_windows` / floor "
+        f"{f['ratio_per_file']:.2f}, {f['day_per_file_s_2_cores']:.1f} s for a 288-file day on 2 "
+        "cores.",
+        "",
     ]
 
 

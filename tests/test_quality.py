@@ -145,3 +145,58 @@ def test_loud_low_frequency_sound_is_not_a_dc_step(rng, freq_hz, amplitude):
     t = np.arange(len(x)) / FS
     x += amplitude * np.exp(-0.5 * ((t - 10) / 2) ** 2) * np.sin(2 * np.pi * freq_hz * t)
     assert find_quality_issues(x, start_utc=T0, sample_rate_hz=FS) == []
+
+
+def reference_dropouts(x: np.ndarray, ok: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """(start, end) of every run of >= min_len equal valid samples, from every sample pair."""
+    same = np.r_[False, (x[1:] == x[:-1]) & ok[1:] & ok[:-1], False].astype(np.int8)
+    starts = np.flatnonzero(np.diff(same) == 1)  # first repeating pair
+    ends = np.flatnonzero(np.diff(same) == -1) + 1  # one past the run's last sample
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= min_len]
+
+
+def test_dropouts_equal_a_search_of_every_sample(rng):
+    # Runs just shorter than, as long as and longer than min_dropout_s (2400 samples) that start
+    # and end on, beside and across the 1024-sample blocks the search skips by, at both ends of
+    # the file, across a gap and in a float file with NaN.
+    n = 60 * SPR - 1000  # a partial last record
+    x = realistic_counts(rng, n / FS)
+    ok = np.ones(n, bool)
+    runs = [(0, 2400), (10 * 1024 - 1, 2399), (20 * 1024, 2400), (30 * 1024 + 1, 2401)]
+    runs += [(40 * 1024 - 1200, 2048), (50 * 1024 + 7, 9000), (70 * 1024, 30000)]
+    runs += [(120 * 1024, 2400), (150 * 1024 + 5, 2398), (n - 2401, 2401)]
+    for i, (a, length) in enumerate(runs):
+        x[a : a + length] = (0, 1234, -5)[i % 3]
+    ok[70 * 1024 + 12000 : 70 * 1024 + 12010] = False  # a gap splits the long run in two
+    ok[120 * 1024 + 1000] = False  # one missing sample cuts a run below min_dropout_s
+    floats = x.astype(np.float64)
+    floats[150 * 1024 + 5 + 2398 : 150 * 1024 + 5 + 2500] = np.nan
+    for samples, valid in ((x, ok), (floats, ok), (x, None)):
+        present = (np.ones(n, bool) if valid is None else valid) & np.isfinite(samples)
+        issues = find_quality_issues(samples, valid, start_utc=T0, sample_rate_hz=FS)
+        found = [
+            (round((i.start_utc - T0).total_seconds() * FS), round(i.value * FS))
+            for i in issues
+            if i.kind == "dropout"
+        ]
+        expected = [(a, b - a) for a, b in reference_dropouts(samples, present, 2400)]
+        assert found == expected and len(found) == 7
+
+
+def test_clipping_equals_a_search_of_every_sample(rng):
+    n = 12 * SPR + 500  # a partial last record
+    x = np.round(rng.normal(0, 3000, n)).astype(np.int32)  # within 16 bits
+    bits = np.array([18, 16, 18, 24, 18, 17, 18, 18, 16, 18, 18, 18, 18])
+    hits = [3, 4096 + 7, 4096 + 9, 2 * 4096 + 4095, 3 * 4096 + 1, 5 * 4096 + 2, 12 * 4096 + 499]
+    for i, at in enumerate(hits):
+        b = bits[at // SPR]
+        x[at] = 2 ** (b - 1) - 1 if i % 2 else -(2 ** (b - 1))
+    ok = np.ones(n, bool)
+    ok[5 * 4096 + 2] = False  # a missing sample is never clipped
+    issues = find_quality_issues(x, ok, start_utc=T0, sample_rate_hz=FS, bits=bits)
+    found = [round((i.start_utc - T0).total_seconds() * FS) for i in issues if i.kind == "clipping"]
+    width = np.repeat(bits, SPR)[:n]
+    at_edge = ((x >= 2 ** (width - 1) - 1) | (x <= -(2 ** (width - 1)))) & ok
+    idx = np.flatnonzero(at_edge)
+    starts = idx[np.r_[True, np.diff(idx) > int(0.05 * FS)]]  # bursts merged within 50 ms
+    assert found == starts.tolist() == [3, 4096 + 7, 2 * 4096 + 4095, 12 * 4096 + 499]

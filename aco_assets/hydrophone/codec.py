@@ -3,11 +3,12 @@
 Payload (docs FORMAT.md): a little-endian, LSB-first bit stream of two's-complement fields of
 ``bits`` bits; 4096 samples per record; ``bits`` may change from record to record.
 
-Decoding is vectorised per *run of consecutive records of equal width*: 16-bit runs are read as
-strided little-endian int16; 8- and 32-bit runs likewise; any other width is gathered with eight
-strided unaligned 32-bit (or, above 25 bits, 64-bit) loads per run, one for each sample position
-within an 8-sample block (8 samples of ``b`` bits fill exactly ``b`` bytes), then shifted and sign
-extended. No Python loop runs per sample.
+Decoding is vectorised per *width*: 16-bit runs of consecutive records are read as strided
+little-endian int16; 8- and 32-bit runs likewise; the records of any other width, wherever they
+lie in the file, are first copied back to back (archive files alternate widths every few records)
+and then gathered with eight strided unaligned 32-bit (or, above 25 bits, 64-bit) loads, one for
+each sample position within an 8-sample block (8 samples of ``b`` bits fill exactly ``b`` bytes),
+then shifted and sign extended. No Python loop runs per sample.
 
 Dimension letters: R records, N samples per record (4096).
 """
@@ -122,6 +123,34 @@ def _decode_run(buf: np.ndarray, off0: int, n_rec: int, b: int, out: np.ndarray)
             np.right_shift(t.view(signed), wbits - b, out=out3[:, :, k], casting="unsafe")
 
 
+def _decode_width(
+    buf: np.ndarray, offsets: np.ndarray, idx: np.ndarray, b: int, samples: np.ndarray
+) -> None:
+    """Decode the whole records ``idx`` (R_b,) of width ``b`` at byte ``offsets`` (R_b,) into
+    the rows ``samples[idx]`` of ``samples`` (R, 4096) int32.
+
+    Runs of adjacent records decode in place when there is one run, or when a run is a single
+    strided copy (8, 16, 32 bits); otherwise the records are copied back to back first, so that
+    the eight passes of :func:`_decode_run` run once over all of them, not once per short run.
+    """
+    reclen = HEADER_BYTES + 512 * b
+    breaks = np.flatnonzero((np.diff(idx) != 1) | (np.diff(offsets) != reclen)) + 1
+    starts, ends = np.r_[0, breaks].tolist(), np.r_[breaks, len(idx)].tolist()
+    if len(starts) == 1 or b in (8, 16, 32):
+        for lo, hi in zip(starts, ends, strict=True):
+            rows = samples[idx[lo] : idx[lo] + hi - lo]  # (hi - lo, 4096), adjacent records
+            _decode_run(buf, int(offsets[lo]), hi - lo, b, rows)
+        return
+    packed = np.empty(len(idx) * reclen + _PAD, np.uint8)  # the records back to back
+    packed[-_PAD:] = 0
+    for lo, hi in zip(starts, ends, strict=True):
+        off = int(offsets[lo])
+        packed[lo * reclen : hi * reclen] = buf[off : off + (hi - lo) * reclen]
+    decoded = np.empty((len(idx), SAMPLES_PER_RECORD), np.int32)  # (R_b, 4096)
+    _decode_run(packed, 0, len(idx), b, decoded)
+    samples[idx] = decoded
+
+
 def decode_records(buf: np.ndarray, size: int, table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
     """Decode every record of ``table`` from ``buf``.
 
@@ -140,29 +169,24 @@ def decode_records(buf: np.ndarray, size: int, table: RecordTable) -> tuple[np.n
     valid : np.ndarray, shape (4096 * R,), bool
     """
     n_rec = table.n_records
-    samples = np.zeros((n_rec, SAMPLES_PER_RECORD), np.int32)  # (R, N)
+    samples = np.empty((n_rec, SAMPLES_PER_RECORD), np.int32)  # (R, N), every row written below
     valid = np.ones((n_rec, SAMPLES_PER_RECORD), bool)  # (R, N)
     bits = table.bits.astype(np.int64)
     full = table.n_decodable == SAMPLES_PER_RECORD
-    # a run breaks where the width changes, a record is not whole, or records are not adjacent
-    adjacent = np.diff(table.offsets) == HEADER_BYTES + 512 * bits[:-1]
-    breaks = np.flatnonzero((np.diff(bits) != 0) | ~adjacent | ~full[1:] | ~full[:-1]) + 1
-    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, n_rec], strict=True):
-        if hi <= lo:
-            continue
-        if full[lo]:
-            _decode_run(buf, int(table.offsets[lo]), hi - lo, int(bits[lo]), samples[lo:hi])
-            continue
-        for r in range(lo, hi):  # bad-width or truncated record: one at a time
-            got = int(table.n_decodable[r])
-            valid[r, got:] = False
-            if got:
-                b, start = int(bits[r]), int(table.offsets[r])
-                one = np.zeros(HEADER_BYTES + 512 * b + _PAD, np.uint8)
-                part = buf[start : min(size, start + HEADER_BYTES + 512 * b)]
-                one[: part.size] = part
-                _decode_run(one, 0, 1, b, samples[r : r + 1])
-                samples[r, got:] = 0
+    for b in np.unique(bits[full]).tolist():
+        idx = np.flatnonzero(full & (bits == b))  # (R_b,) the whole records of width b
+        _decode_width(buf, table.offsets[idx], idx, b, samples)
+    for r in np.flatnonzero(~full).tolist():  # bad-width or truncated record: one at a time
+        got = int(table.n_decodable[r])
+        valid[r, got:] = False
+        samples[r] = 0
+        if got:
+            b, start = int(bits[r]), int(table.offsets[r])
+            one = np.zeros(HEADER_BYTES + 512 * b + _PAD, np.uint8)
+            part = buf[start : min(size, start + HEADER_BYTES + 512 * b)]
+            one[: part.size] = part
+            _decode_run(one, 0, 1, b, samples[r : r + 1])
+            samples[r, got:] = 0
     return samples.reshape(-1), valid.reshape(-1)
 
 

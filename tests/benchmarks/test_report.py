@@ -69,3 +69,29 @@ def test_the_pipeline_section_has_its_table_and_targets():
 @pytest.mark.parametrize("key", ["cores", "cpu", "python", "numpy", "measured_at"])
 def test_machine_facts_are_measured_now(key):
     assert machine_facts()[key]
+
+
+def test_the_front_end_section_quotes_the_floor_of_its_run():
+    report = fake_report(pipeline=False)
+    per = {"floor": 0.1, "decode": 0.03, "front_end": 0.11, "front_end_float": 0.12,
+           "quality": 0.01, "per_file": 0.14}  # fmt: skip
+    report["features"] = {
+        "files_timed": 15, "samples_per_file": 7_200_000, "file_s": 300.0, "n_windows": 60,
+        "feature_shape": [1, 64, 32], "mean_s": 0.09, "min_s": 0.08, "target_s": 0.1,
+        "samples_per_s_mean": 8e7, "samples_per_s_best": 9e7, "rtf_mean": 3333.0,
+        "rtf_best": 3750.0, "day_s": 25.9, "peak_mib": 50.0, "peak_x_input": 0.9,
+        "input_mib": 55.0,
+        "files_part": {"files": 4, "repeats": 3, "file_s": 300.0, "median_s": per,
+                       "min_s": per, "target_ratio": 1.5, "ratio_front_end": 1.1,
+                       "ratio_front_end_float": 1.2, "ratio_per_file": 1.4,
+                       "rtf": {k: 300.0 / v for k, v in per.items()},
+                       "day_per_file_s_2_cores": 20.2},
+    }  # fmt: skip
+    text = benchmarks_markdown(report)
+    assert (
+        "| floor: read + decode + Hann rfft frames + log power | 0.1000 | 0.1000 | 3000 |" in text
+    )
+    assert "Front end / floor 1.10 (target <= 1.5: met; 1.20 as `file_windows` calls it)" in text
+    assert "20.2 s for a 288-file day on 2 cores" in text
+    del report["features"]["files_part"]  # JSON of an older run: no floor, no table
+    assert "floor" not in benchmarks_markdown(report)

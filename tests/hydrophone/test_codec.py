@@ -54,6 +54,27 @@ def test_mixed_widths_in_one_file_round_trip(tmp_path, rng, start):
     assert raw.faults == []
 
 
+@pytest.mark.parametrize("odd", [17, 26])  # 26: the 64-bit loads of widths above 25
+def test_widths_alternating_every_few_records_round_trip(tmp_path, rng, start, odd):
+    # Archive files switch between 16 and 17-18 bits every few records: each width's records
+    # are decoded together, wherever they lie (and a bad-width record in the middle stays out).
+    widths = np.repeat(rng.choice([16, odd, 18], 40), rng.integers(1, 6, 40))  # (R,)
+    x = np.concatenate([full_range(rng, int(b), N) for b in widths])
+    path = tmp_path / "alternating.HYD24BBpk"
+    write_file(path, x, start_utc=start, bits=widths)
+    raw = read_file(path, on_fault="raise")
+    np.testing.assert_array_equal(raw.samples, x)
+    np.testing.assert_array_equal(raw.bits, widths)
+    data = bytearray(path.read_bytes())
+    at = int(np.sum(36 + 512 * widths[:7]))  # record 7's header: its width byte is the last
+    data[at + 35] = 0
+    bad = read_bytes(bytes(data), on_fault="skip")
+    assert [f.kind for f in bad.faults] == ["bad_width"]
+    keep = np.repeat(np.arange(len(widths)) != 7, N)
+    np.testing.assert_array_equal(bad.samples[keep], x[keep])
+    assert not bad.valid[~keep].any() and (bad.samples[~keep] == 0).all()
+
+
 @pytest.mark.parametrize("layout", ["A", "B"])
 def test_both_layouts_give_back_start_time_and_layout(tmp_path, rng, start, layout):
     x = rng.integers(-30000, 30000, size=5 * N)
