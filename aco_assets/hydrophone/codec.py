@@ -4,11 +4,11 @@ Payload (docs FORMAT.md): a little-endian, LSB-first bit stream of two's-complem
 ``bits`` bits; 4096 samples per record; ``bits`` may change from record to record.
 
 Decoding is vectorised per *width*: 16-bit runs of consecutive records are read as strided
-little-endian int16; 8- and 32-bit runs likewise; the records of any other width, wherever they
-lie in the file, are first copied back to back (archive files alternate widths every few records)
-and then gathered with eight strided unaligned 32-bit (or, above 25 bits, 64-bit) loads, one for
-each sample position within an 8-sample block (8 samples of ``b`` bits fill exactly ``b`` bytes),
-then shifted and sign extended. No Python loop runs per sample.
+little-endian int16; 8- and 32-bit runs likewise; runs of any other width are gathered with eight
+strided unaligned 32-bit (or, above 25 bits, 64-bit) loads, one for each sample position within
+an 8-sample block (8 samples of ``b`` bits fill exactly ``b`` bytes), then shifted and sign
+extended; the short runs of a width (archive files may switch widths every few records) are
+first copied back to back and decoded together. No Python loop runs per sample.
 
 Dimension letters: R records, N samples per record (4096).
 """
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 _PAD = 8  # spare bytes after the file so the last unaligned 64-bit load stays in bounds
 _CHUNK = 64  # records decoded together on the odd-width path (output ~0.5 MB, cache-sized)
+_SHORT_RUN = 16  # odd-width runs shorter than this are decoded together, not one by one
 
 
 @dataclass
@@ -129,26 +130,33 @@ def _decode_width(
     """Decode the whole records ``idx`` (R_b,) of width ``b`` at byte ``offsets`` (R_b,) into
     the rows ``samples[idx]`` of ``samples`` (R, 4096) int32.
 
-    Runs of adjacent records decode in place when there is one run, or when a run is a single
-    strided copy (8, 16, 32 bits); otherwise the records are copied back to back first, so that
-    the eight passes of :func:`_decode_run` run once over all of them, not once per short run.
+    Runs of adjacent records decode in place when they are long or a single strided copy (8,
+    16, 32 bits); the short runs of other widths are copied back to back first, so that the
+    eight passes of :func:`_decode_run` run once over all of them, not once per short run.
     """
     reclen = HEADER_BYTES + 512 * b
     breaks = np.flatnonzero((np.diff(idx) != 1) | (np.diff(offsets) != reclen)) + 1
-    starts, ends = np.r_[0, breaks].tolist(), np.r_[breaks, len(idx)].tolist()
-    if len(starts) == 1 or b in (8, 16, 32):
-        for lo, hi in zip(starts, ends, strict=True):
-            rows = samples[idx[lo] : idx[lo] + hi - lo]  # (hi - lo, 4096), adjacent records
-            _decode_run(buf, int(offsets[lo]), hi - lo, b, rows)
+    starts, ends = np.r_[0, breaks], np.r_[breaks, len(idx)]  # (runs,)
+    short = (ends - starts < _SHORT_RUN) & (b not in (8, 16, 32))
+    if np.count_nonzero(short) < 2:
+        short[:] = False
+    for lo, hi in zip(starts[~short].tolist(), ends[~short].tolist(), strict=True):
+        rows = samples[idx[lo] : idx[lo] + hi - lo]  # (hi - lo, 4096), adjacent records
+        _decode_run(buf, int(offsets[lo]), hi - lo, b, rows)
+    if not short.any():
         return
-    packed = np.empty(len(idx) * reclen + _PAD, np.uint8)  # the records back to back
+    lengths = (ends - starts)[short]
+    packed = np.empty(int(lengths.sum()) * reclen + _PAD, np.uint8)  # short runs back to back
     packed[-_PAD:] = 0
-    for lo, hi in zip(starts, ends, strict=True):
+    at = 0
+    for lo, n in zip(starts[short].tolist(), lengths.tolist(), strict=True):
         off = int(offsets[lo])
-        packed[lo * reclen : hi * reclen] = buf[off : off + (hi - lo) * reclen]
-    decoded = np.empty((len(idx), SAMPLES_PER_RECORD), np.int32)  # (R_b, 4096)
-    _decode_run(packed, 0, len(idx), b, decoded)
-    samples[idx] = decoded
+        packed[at * reclen : (at + n) * reclen] = buf[off : off + n * reclen]
+        at += n
+    decoded = np.empty((at, SAMPLES_PER_RECORD), np.int32)  # (R_short, 4096)
+    _decode_run(packed, 0, at, b, decoded)
+    in_short = np.repeat(short, ends - starts)  # (R_b,) records of the short runs
+    samples[idx[in_short]] = decoded
 
 
 def decode_records(buf: np.ndarray, size: int, table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
