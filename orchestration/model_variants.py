@@ -230,6 +230,11 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
         "retrained with 2 eras (phase 1, GMM, NP, GMM repeated)",
         partial(training_variant, eras=2, phase1_steps_later=200),
     ),
+    "schedule_default": (
+        "retrained with the longer schedule (1000 VAE steps, 200 NP steps; production runs "
+        "the quick one, 300 and 100)",
+        partial(training_variant, phase1_steps=1000, phase2_steps=200),
+    ),
     "train_days_1": (
         "retrained on the first training day only",
         partial(training_variant, train_days=1),

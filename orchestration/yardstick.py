@@ -81,7 +81,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     archive = data / "archive"
     done = list((data / "evaluation").glob(f"v*/{SUMMARY_NAME}"))
     if args.reuse and done:
-        return json.loads(max(done, key=lambda p: p.stat().st_mtime).read_text())
+        summary = json.loads(max(done, key=lambda p: p.stat().st_mtime).read_text())
+        return summary | {"seed": seed}
     synth = ["synth", "--preset", "realistic", "--sounds", str(args.sounds.resolve())]
     synth += ["--out", str(archive), "--seed", str(seed), "--quiet"]
     if args.days:
@@ -104,7 +105,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
 #: Settings that would point a seed's run at another data folder or MLflow store.
 _FOREIGN_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DAGSTER_HOME",
-                     "ACO_DATA_DIR", "ACO_ARCHIVE_ROOT")  # fmt: skip
+                     "ACO_DATA_DIR", "ACO_ARCHIVE_ROOT", "ACO_STORE_ROOT")  # fmt: skip
 
 
 def seed_environment() -> dict[str, str]:

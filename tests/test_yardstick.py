@@ -302,6 +302,27 @@ def test_an_episode_touching_a_fault_is_not_a_false_alarm():
     assert operating_point(scores, apart, 1.0, max_gap_s=0.0).n_false_alarms == 1
 
 
+def test_an_episode_on_the_edge_of_a_call_is_partial_not_a_false_alarm():
+    starts = at(np.arange(40.0))
+    ends = starts + np.timedelta64(1, "s")
+    scores = np.zeros(40)
+    scores[20] = 5.0  # step [20, 21) holds the first 0.3 s of the call, below the 0.5 s rule
+    near = step_truth(starts, ends, events_table([(1, "orca", 20.7, 22.0, 10.0)]), None)
+    far = step_truth(starts, ends, events_table([(1, "orca", 30.7, 32.0, 10.0)]), None)
+    assert not near.is_event[20] and near.is_event[21]
+    op = operating_point(scores, near, 1.0, max_gap_s=0.0)
+    assert (op.n_true_episodes, op.n_partial_episodes, op.n_false_alarms) == (0, 1, 0)
+    assert op.recall == 0.0  # the call is not detected by its edge
+    assert operating_point(scores, far, 1.0, max_gap_s=0.0).n_false_alarms == 1
+    # the budget sweep counts false alarms the same way: the edge costs no budget, so a budget
+    # of zero still reaches a second call scored below it
+    scores[30] = 2.0
+    two = step_truth(starts, ends, events_table([(1, "orca", 20.7, 22.0, 10.0),
+                                                 (2, "orca", 30.0, 31.0, 10.0)]), None)  # fmt: skip
+    op = recall_at_budget(scores, two, budget_per_hour=0.0, max_gap_s=0.0)
+    assert (op.threshold, op.recall, op.n_false_alarms) == (0.0, 0.5, 0)
+
+
 def test_flagging_everything_does_not_hide_false_alarms_in_one_long_episode():
     starts = at(np.arange(3600.0))
     truth = step_truth(

@@ -7,8 +7,11 @@ most ``max_episode_s``). Fault steps take part (a glitch is flagged like anythin
 
 - an episode **detects** an event when they overlap by the step rule (at least
   ``min(min_overlap_s, 0.5 * event duration)``); it is **true** when it detects any event;
-- an episode that is not true but touches a fault (shares a time or an end point with it) is a
-  **fault episode**, reported apart; every other episode is a **false alarm**;
+- an episode that is not true but touches an event (shares a time or an end point with it, less
+  than the step rule: the edge of a call flagged in a step that holds 0.4 s of it) is a
+  **partial episode**; one that touches no event but a fault is a **fault episode**; both are
+  reported apart, and every other episode, touching no catalogued event and no fault, is a
+  **false alarm**;
 - **recall** is over the evaluated events (those overlapping a non-fault step); **precision**
   is ``true / (true + false alarms)``; **audio hours** are the union of the non-fault steps'
   spans; false alarms per hour divide by them.
@@ -50,6 +53,7 @@ class OperatingPoint:
     n_true_episodes: int
     n_false_alarms: int
     n_fault_episodes: int
+    n_partial_episodes: int
     audio_hours: float
     false_alarms_per_hour: float
     precision: float
@@ -91,8 +95,11 @@ def _context(
     return _Context(s, truth, order, hours, max_gap_s, max_episode_s)
 
 
-def _match(ctx: _Context, threshold: float) -> tuple[Episodes, np.ndarray, np.ndarray, np.ndarray]:
-    """Episodes at ``threshold``; event detected (E,), episode true (Q,), episode on a fault (Q,)."""
+def _match(
+    ctx: _Context, threshold: float
+) -> tuple[Episodes, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes at ``threshold``; event detected (E,), and per episode (Q,): true, partial (touches
+    an event it does not detect), on a fault (touches no event)."""
     t, ev, ft = ctx.truth, ctx.truth.events, ctx.truth.faults
     idx = ctx.time_order[is_anomalous(ctx.scores[ctx.time_order], threshold)]
     ep = _merge(idx, t.start_utc, t.end_utc, ctx.scores, ctx.max_gap_s, ctx.max_episode_s)
@@ -103,11 +110,16 @@ def _match(ctx: _Context, threshold: float) -> tuple[Episodes, np.ndarray, np.nd
     detected[e] = True
     true = np.zeros(len(ep), bool)
     true[q] = True
+    touches = np.zeros(len(ep), bool)
+    touches[
+        overlap_pairs(ep.start_utc, ep.end_utc, ev["start_utc"], ev["end_utc"], closed=True)[0]
+    ] = True
     on_fault = np.zeros(len(ep), bool)
     on_fault[
         overlap_pairs(ep.start_utc, ep.end_utc, ft["start_utc"], ft["end_utc"], closed=True)[0]
     ] = True
-    return ep, detected & t.event_evaluated, true, on_fault & ~true
+    partial = touches & ~true
+    return ep, detected & t.event_evaluated, true, partial, on_fault & ~touches
 
 
 def _snr_bucket(snr_db: np.ndarray, buckets: Sequence[tuple[float, float]]) -> tuple:
@@ -121,10 +133,10 @@ def _snr_bucket(snr_db: np.ndarray, buckets: Sequence[tuple[float, float]]) -> t
 def _point(
     ctx: _Context, threshold: float, snr_buckets_db: Sequence[tuple[float, float]]
 ) -> OperatingPoint:
-    ep, detected, true, on_fault = _match(ctx, threshold)
+    ep, detected, true, partial, on_fault = _match(ctx, threshold)
     ev, evaluated = ctx.truth.events, ctx.truth.event_evaluated
-    n_true, n_fault = int(true.sum()), int(on_fault.sum())
-    n_false = len(ep) - n_true - n_fault
+    n_true, n_fault, n_partial = int(true.sum()), int(on_fault.sum()), int(partial.sum())
+    n_false = len(ep) - n_true - n_fault - n_partial
     n_events, n_detected = int(evaluated.sum()), int(detected.sum())
     classes, hit = ev["class"][evaluated], detected[evaluated]
     buckets, names = _snr_bucket(ev["snr_db"][evaluated], snr_buckets_db)
@@ -140,6 +152,7 @@ def _point(
         n_true_episodes=n_true,
         n_false_alarms=n_false,
         n_fault_episodes=n_fault,
+        n_partial_episodes=n_partial,
         audio_hours=hours,
         false_alarms_per_hour=n_false / hours if hours > 0 else np.nan,
         precision=n_true / (n_true + n_false) if n_true + n_false else np.nan,
@@ -228,8 +241,8 @@ def recall_at_budget(
     allowed = budget_per_hour * ctx.audio_hours
     best, best_key = np.inf, (-1, 0)
     for thr in candidate_thresholds(ctx.scores, max_candidates=max_candidates):
-        ep, detected, true, on_fault = _match(ctx, thr)
-        n_false = len(ep) - int(true.sum()) - int(on_fault.sum())
+        ep, detected, true, partial, on_fault = _match(ctx, thr)
+        n_false = len(ep) - int(true.sum()) - int(partial.sum()) - int(on_fault.sum())
         key = (int(detected.sum()), -n_false)
         if n_false <= allowed + 1e-9 and key > best_key:
             best, best_key = float(thr), key
