@@ -179,7 +179,8 @@ class FileWindows:
 
 
 def file_windows(path: AnyPath, root: AnyPath, config: FrontEndConfig) -> FileWindows:
-    """Decode ``path`` and cut it into scored windows; gaps stay as missing samples (NaN)."""
+    """Decode ``path`` and cut it into scored windows; gaps stay as missing samples (the
+    decoder's mask goes to the front end beside its int32 counts: no float copy)."""
     front_end = FrontEnd(config)
     rel = relative_posix(path, root)
     empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
@@ -193,9 +194,7 @@ def file_windows(path: AnyPath, root: AnyPath, config: FrontEndConfig) -> FileWi
     if not raw.valid.any():  # empty, not a HYD24BBpk file, or no record decodes
         detail = _reason(faults, rel, nothing_decodes=True)
         return FileWindows(file=rel, features=empty, error=detail or "no sample decodes")
-    samples = raw.samples.astype(np.float64)
-    samples[~raw.valid] = np.nan
-    out = front_end.windows(samples)
+    out = front_end.windows(raw.samples, valid=raw.valid)
     start = np.datetime64(_utc(raw.start_utc), "us")
     offsets_us = np.round(out.offsets_s * 1e6).astype("timedelta64[us]")
     window_us = np.timedelta64(int(round(config.window_s * 1e6)), "us")
