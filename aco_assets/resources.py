@@ -109,6 +109,12 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str | None = Field(
         default=None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///<data>/mlflow.db."
     )
+    artifact_location: str | None = Field(
+        default=None,
+        description="Where a new experiment keeps its artifacts, e.g. s3://bucket/mlflow "
+        "(endpoint: $MLFLOW_S3_ENDPOINT_URL or $AWS_ENDPOINT_URL). Default: "
+        "$ACO_MLFLOW_ARTIFACT_LOCATION, else <data>/mlartifacts.",
+    )
     experiment_name: str = "aco-detector"
     registered_model_name: str = "aco-detector"
 
@@ -140,12 +146,20 @@ class MlflowResource(dg.ConfigurableResource):
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
             return experiment.experiment_id
-        artifacts = self.storage.layout().mlflow_artifacts_dir
-        artifacts.mkdir(parents=True, exist_ok=True)
-        return client.create_experiment(self.experiment_name, artifact_location=artifacts.as_uri())
+        location = self.resolved_artifact_location()
+        if location is None:
+            artifacts = self.storage.layout().mlflow_artifacts_dir
+            artifacts.mkdir(parents=True, exist_ok=True)
+            location = artifacts.as_uri()
+        return client.create_experiment(self.experiment_name, artifact_location=location)
+
+    def resolved_artifact_location(self) -> str | None:
+        """The field, else ``$ACO_MLFLOW_ARTIFACT_LOCATION``; None: the data folder's own."""
+        return self.artifact_location or os.environ.get(ARTIFACT_LOCATION_ENV) or None
 
 
 TRACKING_URI_ENV, REGISTRY_URI_ENV = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"
+ARTIFACT_LOCATION_ENV = "ACO_MLFLOW_ARTIFACT_LOCATION"
 
 
 def _set_process_uris(uri: str) -> None:
