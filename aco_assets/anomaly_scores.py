@@ -22,7 +22,7 @@ from aco_assets.feature_store import load_day_features
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, sparkline_markdown
 from aco_assets.model_registry import LoadedDetector, load_champion
-from aco_assets.partitions import daily_partitions, partition_days
+from aco_assets.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.processing import LEVEL_COLUMNS
 from aco_assets.protocol import utc_micros
 from aco_assets.resources import MlflowResource, StorageResource
@@ -111,8 +111,7 @@ def score_day(
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[spectrograms, detector],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    backfill_policy=day_backfill_policy,
     group_name="detect",
     kinds={"duckdb", "pytorch"},
     check_specs=[

@@ -17,7 +17,7 @@ from aco_assets.feature_store import load_day_features
 from aco_assets.features import FrontEnd, FrontEndConfig, band_label
 from aco_assets.figures import status_strip_markdown
 from aco_assets.model_registry import load_version
-from aco_assets.partitions import daily_partitions, partition_days
+from aco_assets.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.protocol import EPISODE_GAP_S, episode_bounds
 from aco_assets.resources import MlflowResource, StorageResource
 
@@ -85,8 +85,7 @@ def detections_of_day(
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[anomaly_scores],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    backfill_policy=day_backfill_policy,
     group_name="detect",
     kinds={"duckdb"},
 )

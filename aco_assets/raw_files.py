@@ -11,7 +11,12 @@ import pyarrow as pa
 from aco_assets.day_reports import DayCheck, day_check_spec, day_results, pct, report_day
 from aco_assets.figures import status_strip_markdown
 from aco_assets.hydrophone import FILE_DURATION_S, SAMPLE_RATE_HZ, ArchiveFile, MisfiledFile
-from aco_assets.partitions import daily_partitions, partition_days, progress_logger
+from aco_assets.partitions import (
+    daily_partitions,
+    day_backfill_policy,
+    partition_days,
+    progress_logger,
+)
 from aco_assets.processing import inventory_file, map_files, misfiled_row
 from aco_assets.resources import StorageResource
 
@@ -81,8 +86,7 @@ def _warn_unread(context: dg.AssetExecutionContext, rows: list[dict]) -> None:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    backfill_policy=day_backfill_policy,
     group_name="ingest",
     kinds={"duckdb"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),

@@ -29,7 +29,7 @@ from aco_assets.detections import detections
 from aco_assets.hydrophone import Archive
 from aco_assets.layout import DataLayout
 from aco_assets.model_registry import load_version
-from aco_assets.partitions import daily_partitions, partition_days
+from aco_assets.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.resources import MlflowResource, StorageResource
 from aco_assets.review import (
     ReviewRender,
@@ -159,8 +159,7 @@ def render_day(
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[detections],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    backfill_policy=day_backfill_policy,
     group_name="review",
     kinds={"duckdb", "wav"},
 )

@@ -19,7 +19,12 @@ from aco_assets.day_reports import DayCheck, day_check_spec, day_results, report
 from aco_assets.feature_store import load_day_features, save_day_features  # noqa: F401 (re-exported)
 from aco_assets.features import FrontEnd, FrontEndConfig
 from aco_assets.figures import day_spectrogram, markdown_image, png_bytes, status_strip_markdown
-from aco_assets.partitions import daily_partitions, partition_days, progress_logger
+from aco_assets.partitions import (
+    daily_partitions,
+    day_backfill_policy,
+    partition_days,
+    progress_logger,
+)
 from aco_assets.processing import FileWindows, file_windows, map_files, misfiled_windows
 from aco_assets.raw_files import raw_files
 from aco_assets.resources import StorageResource
@@ -69,8 +74,7 @@ def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, p
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[raw_files],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    backfill_policy=day_backfill_policy,
     group_name="ingest",
     kinds={"duckdb", "numpy"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
