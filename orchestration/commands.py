@@ -89,6 +89,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON overrides of the typical selection, e.g. '{\"low_traffic_months\": [7, 8]}'",
     )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
+    p.add_argument(
+        "--executor",
+        choices=["in_process", "dask"],
+        default=os.environ.get("ACO_EXECUTOR", "in_process"),
+        help="where steps run: in this process (default, or $ACO_EXECUTOR), or on the workers of "
+        "a Dask cluster, one run per day, as many days at once as workers (docs/deploy.md)",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler for --executor dask, e.g. tcp://127.0.0.1:8786 (default: "
+        "$ACO_DASK_SCHEDULER)",
+    )
     p.set_defaults(func=cmd_pipeline)
 
     p = subparsers.add_parser(
@@ -160,6 +173,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         detector_config=detector_config or None,
         typical_config=args.typical_config,
         workers=args.workers,
+        executor=getattr(args, "executor", "in_process"),
+        dask_scheduler=getattr(args, "dask_scheduler", None),
         verbose=getattr(args, "verbose", False),
     )
     print(pipeline_summary(layout, result.days))

@@ -15,6 +15,7 @@ from aco_assets import (
     typical_windows,
 )
 from aco_assets.resources import MlflowResource, StorageResource
+from orchestration.executors import aco_executor
 from orchestration.jobs import (
     daily_job,
     detect_job,
@@ -44,6 +45,7 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules(STAGES),
     jobs=[ingest_job, retrain_job, detect_job, evaluation_job, daily_job],
     schedules=[nightly_schedule, retrain_schedule],
+    executor=aco_executor,  # in_process / multiprocess (the default) / dask, chosen by run config
     resources={
         "storage": _storage,
         "mlflow_resource": MlflowResource(storage=_storage),

@@ -3,9 +3,13 @@
 A run made by ``JobDefinition.execute_in_process`` has no code-location origin, so the UI's
 Overview timeline does not list it. :class:`Launcher` creates each run with the remote origin
 of the location ``workspace.yaml`` names (location name, repository, job) and the Python origin
-of the same module, then executes it here with the in-process executor. Around each run it keeps
-the data folder's lock and the pools sound (:mod:`orchestration.recovery`), and feeds the run's
-log records to a one-line-per-stage console (:class:`orchestration.console.StageProgress`).
+of the same module, then executes it here: its steps in this process (the default), or as tasks
+on a Dask cluster (``execution``, :mod:`orchestration.executors`), where :meth:`Launcher.run_many`
+runs several days at once, one run per day, each step on whichever worker is free. Around each
+run it keeps the data folder's lock and the pools sound (:mod:`orchestration.recovery`), and
+feeds the run's log records to a one-line-per-stage console
+(:class:`orchestration.console.StageProgress`; steps on Dask log there, not here: one line per
+finished run instead).
 
 Uses Dagster internals (``dagster._core``) that the public API does not expose: the workspace's
 origins, ``create_run_for_job`` with a remote origin and ``execute_run``. Checked on Dagster 1.13.
@@ -16,8 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 POOLS = ("duckdb", "training")
+IN_PROCESS = {"config": {"in_process": {}}}
 
 
 def workspace_location():
@@ -57,16 +64,30 @@ class Launcher:
 
     Entering takes the data folder's lock (waiting, visibly, for another ``aco pipeline``) and
     repairs the runs a dead one left; leaving releases the lock.
+
+    ``execution`` is the runs' ``execution`` config (default: every step in this process);
+    ``resources`` is added to every run's config (a Dask worker resolves no setting from this
+    process's environment, so the launcher names the data folder and stores explicitly).
     """
 
     def __init__(
-        self, layout: DataLayout, *, say: Callable[[str], None], verbose: bool = False
+        self,
+        layout: DataLayout,
+        *,
+        say: Callable[[str], None],
+        verbose: bool = False,
+        execution: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         self.layout, self.say, self.verbose = layout, say, verbose
+        self.execution = execution or IN_PROCESS
+        self.remote = execution is not None and "in_process" not in execution["config"]
+        self.resources = resources
         self.lock = DataFolderLock(layout.dagster_home)
         self.repaired: list[str] = []
         self.instance: dg.DagsterInstance | None = None
-        self._current: str | None = None
+        self._current: set[str] = set()
+        self._guard = threading.Lock()
 
     def __enter__(self) -> Launcher:
         from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -89,10 +110,18 @@ class Launcher:
             self.repository_origin = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
             self.progress = StageProgress(pool_holders=self._describe_holders)
             _sleep_while_a_pool_is_busy()
-            # the run's records also reach the one-line-per-stage console, and Ctrl-C stops it
-            base_handlers = self.instance.get_handlers
+            # the run's records also reach the one-line-per-stage console, and Ctrl-C stops it.
+            # The instance's handlers from dagster.yaml are built once, here: Dagster builds them
+            # with logging.config.dictConfig for every run, which deadlocks against a record
+            # being logged by a run in another thread (Launcher.run_many).
+            instance = self.instance
+            yaml_handlers = list(instance.get_yaml_python_handlers())
             ours = [StopOnInterrupt()] + ([] if self.verbose else [self.progress])
-            self.instance.get_handlers = lambda: [*base_handlers(), *ours]
+            instance.get_handlers = lambda: [
+                instance.get_event_log_handler(),
+                *yaml_handlers,
+                *ours,
+            ]
         except BaseException:
             self.__exit__()
             raise
@@ -107,7 +136,7 @@ class Launcher:
     def _describe_holders(self, pool: str) -> str:
         assert self.instance is not None
         busy = [h for h in pool_holders(self.instance) if h.pool == pool and not h.finished]
-        return ", ".join(h.describe() for h in busy if h.run_id != self._current) or "a run"
+        return ", ".join(h.describe() for h in busy if h.run_id not in self._current) or "a run"
 
     def partition_bounds(self) -> tuple[dt.date, dt.date]:
         """First and last day of the daily partitions of the loaded code location."""
@@ -136,7 +165,8 @@ class Launcher:
             tags |= {RANGE_START_TAG: span[0].isoformat(), RANGE_END_TAG: span[1].isoformat()}
         config = {
             **(run_config or {}),
-            "execution": {"config": {"in_process": {}}},
+            **({"resources": self.resources} if self.resources else {}),
+            "execution": self.execution,
             "loggers": {
                 "console": {"config": {"log_level": "DEBUG" if self.verbose else "CRITICAL"}}
             },
@@ -150,10 +180,12 @@ class Launcher:
             remote_job_origin=RemoteJobOrigin(self.repository_origin, job_name),
             job_code_origin=recon_job.get_python_origin(),
         )
-        self._current = run.run_id
         what = f"{job_name} {span[0]}..{span[1]}" if span else job_name
         self.say(f"{what} (run {run.run_id[:8]})")
-        self.lock.describe(f"run {run.run_id[:8]} ({job_name}) of aco pipeline pid {os.getpid()}")
+        with self._guard:
+            self._current.add(run.run_id)
+            runs = ", ".join(r[:8] for r in sorted(self._current))
+            self.lock.describe(f"run {runs} ({job_name}) of aco pipeline pid {os.getpid()}")
         try:
             outcome = execute_run(recon_job, run, self.instance, raise_on_error=False)
         except BaseException:
@@ -162,10 +194,39 @@ class Launcher:
         finally:
             # a run that ended keeps no pool slot (Dagster leaves an interrupted step's claimed)
             fail_run(self.instance, run.run_id, "the run stopped before it finished")
+            with self._guard:
+                self._current.discard(run.run_id)
         if _interrupted(outcome):  # Dagster turns Ctrl-C inside a step into a failed step
             raise KeyboardInterrupt
         _raise_if_failed(outcome, run_id=run.run_id, job_name=job_name, data=self.layout.data_dir)
+        if self.remote:  # the console sees no step of a remote executor
+            self.say(f"  {what}: done (run {run.run_id[:8]})")
         return run.run_id
+
+    def run_many(
+        self,
+        job_name: str,
+        run_config: dict[str, Any] | None,
+        spans: Sequence[tuple[dt.date, dt.date]],
+        *,
+        at_once: int,
+    ) -> list[str]:
+        """:meth:`run` for each span, up to ``at_once`` runs at a time; their run ids in order.
+
+        Each run waits in its own thread for its steps, which run elsewhere (Dask workers), so
+        the days of a range are done side by side. The first failure is raised once every
+        started run has ended (each ends as a whole: failed or succeeded, never half-recorded).
+        """
+        if at_once <= 1 or len(spans) <= 1:
+            return [self.run(job_name, run_config, span) for span in spans]
+        with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="aco-run") as pool:
+            futures = [pool.submit(self.run, job_name, run_config, span) for span in spans]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()  # the runs not started yet; the started ones end on their own
+                raise
 
 
 def _sleep_while_a_pool_is_busy() -> None:

@@ -7,6 +7,11 @@ the data folder's lock, repairs what a killed ``aco pipeline`` left behind
 in process, one run per contiguous range of days. The runs carry the code location's origin, so
 they appear in the UI (``aco ui``: Runs, the Overview timeline) like runs launched from there.
 
+Where: the instance is SQLite under ``<data>/dagster_home`` unless ``ACO_DAGSTER_POSTGRES_URL``
+is set (then ``deploy/dagster-postgres.yaml``: run, event-log and schedule storage on Postgres);
+the steps run in this process unless ``executor="dask"`` names a Dask scheduler, whose workers
+then run one run per day, as many days at once as there are workers (docs/deploy.md).
+
 Which days: the days of the archive that hold files (within ``--from/--to`` when given), plus
 the days named one by one (``--day``), which run even without files. A day of the range without
 files is not materialized: it gets its coverage row (288 files missing) directly.
@@ -31,22 +36,67 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
+POSTGRES_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster-postgres.yaml"
+ENV_DAGSTER_POSTGRES_URL = "ACO_DAGSTER_POSTGRES_URL"
+ENV_DASK_SCHEDULER = "ACO_DASK_SCHEDULER"
+Executor = Literal["in_process", "dask"]
 ENV_FIRST_DAY = "ACO_FIRST_DAY"  # the same name as aco_assets.partitions.ENV_FIRST_DAY
 DEFAULT_FIRST_DAY = dt.date(2016, 1, 1)
 Stage = Literal["ingest", "train", "detect", "evaluation"]
 STAGES: tuple[Stage, ...] = ("ingest", "train", "detect", "evaluation")
 
 
+def instance_template() -> Path:
+    """The instance settings to use: Postgres when ``ACO_DAGSTER_POSTGRES_URL`` is set."""
+    if os.environ.get(ENV_DAGSTER_POSTGRES_URL):
+        check_postgres(os.environ[ENV_DAGSTER_POSTGRES_URL], what=ENV_DAGSTER_POSTGRES_URL)
+        return POSTGRES_TEMPLATE
+    return INSTANCE_TEMPLATE
+
+
+def check_postgres(url: str, *, what: str) -> None:
+    """One clear error when the Postgres database at ``url`` (a SQLAlchemy URL such as
+    ``postgresql+psycopg2://user@host:5432/db``) cannot be reached."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    try:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg2.connect(dsn, connect_timeout=10).close()
+    except psycopg2.OperationalError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AcoInputError(
+            f"postgres not reachable at {_without_password(url)} ({what}): {first}; start the "
+            f"server and create the database, or unset {what} for the local SQLite default"
+        ) from e
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
 def use_data_dir(layout: DataLayout) -> None:
-    """Point this process's settings and Dagster instance at ``layout``."""
+    """Point this process's settings and Dagster instance at ``layout``.
+
+    ``<data>/dagster_home/dagster.yaml`` is a copy of :func:`instance_template`; a copy of the
+    other template (the setting changed) is replaced, a file edited by hand is kept.
+    """
     os.environ[ENV_DATA_DIR] = str(layout.data_dir)
     os.environ[ENV_ARCHIVE_ROOT] = str(layout.archive_root)
     os.environ["DAGSTER_HOME"] = str(layout.dagster_home)
     layout.dagster_home.mkdir(parents=True, exist_ok=True)
+    template = instance_template()
     config = layout.dagster_home / "dagster.yaml"
-    if not config.exists():  # written whole, so a concurrent first run never reads half of it
+    other = POSTGRES_TEMPLATE if template == INSTANCE_TEMPLATE else INSTANCE_TEMPLATE
+    stale = config.exists() and config.read_bytes() == other.read_bytes()
+    if stale or not config.exists():  # written whole: a concurrent run never reads half of it
         partial = config.with_name(f".dagster.yaml.{os.getpid()}")
-        shutil.copyfile(INSTANCE_TEMPLATE, partial)
+        shutil.copyfile(template, partial)
         os.replace(partial, config)
 
 
@@ -162,12 +212,17 @@ def run_pipeline(
     detector_config: dict[str, Any] | None = None,
     typical_config: dict[str, Any] | None = None,
     workers: int = 2,
+    executor: Executor = "in_process",
+    dask_scheduler: str | None = None,
     verbose: bool = False,
     say: Callable[[str], None] = say_to_stderr,
 ) -> PipelineRun:
     """Materialize the lineage for the archive's days (:func:`select_days`).
 
     ``retrain=None`` trains only when no champion exists yet (and ``"train"`` is in ``stages``).
+    ``executor="dask"`` runs the steps on the workers of the scheduler ``dask_scheduler``
+    (default ``$ACO_DASK_SCHEDULER``): one run per day, as many at once as there are workers,
+    each step decoding with one process (the cluster is the parallelism).
     Raises :class:`AcoInputError` for a missing archive or days outside the partitions, and
     :class:`AcoRunError` when a run fails.
     """
@@ -195,14 +250,56 @@ def run_pipeline(
     from orchestration.launch import Launcher
 
     result = PipelineRun(days=selection.run, empty_days=empty)
-    with Launcher(layout, say=say, verbose=verbose) as launcher:
+    remote, at_once = _execution(layout, executor, dask_scheduler)
+    workers = 1 if remote else workers
+    with Launcher(layout, say=say, verbose=verbose, **remote) as launcher:
         check_partition_days(selection.run, *launcher.partition_bounds())
         result.repaired = launcher.repaired
         _write_empty_coverage(layout, empty)
         _run_stages(launcher, result, selection.run, stages, retrain, workers,
-                    detector_config, typical_config)  # fmt: skip
+                    detector_config, typical_config, at_once)  # fmt: skip
     result.model_version = _champion_version()
     return result
+
+
+def _execution(
+    layout: DataLayout, executor: Executor, dask_scheduler: str | None
+) -> tuple[dict[str, Any], int]:
+    """The launcher's ``execution`` and ``resources`` settings, and how many runs at once."""
+    if executor == "in_process":
+        return {}, 1
+    from orchestration.executors import dask_execution, dask_workers
+
+    address = dask_scheduler or os.environ.get(ENV_DASK_SCHEDULER)
+    if not address:
+        raise AcoInputError(
+            f"--executor dask needs the scheduler: pass --dask-scheduler tcp://HOST:PORT (or set "
+            f"{ENV_DASK_SCHEDULER})"
+        )
+    n_workers = dask_workers(address)
+    return {"execution": dask_execution(address), "resources": _explicit_resources(layout)}, (
+        n_workers
+    )
+
+
+def _explicit_resources(layout: DataLayout) -> dict[str, Any]:
+    """The resources' settings as run config: a worker reads them from the run, not its
+    environment, so one cluster serves any data folder."""
+    from aco_assets.resources import MlflowResource, StorageResource
+
+    mlflow = MlflowResource(storage=StorageResource())
+    mlflow_config = {"tracking_uri": mlflow.resolved_tracking_uri()}
+    if mlflow.resolved_artifact_location() is not None:
+        mlflow_config["artifact_location"] = mlflow.resolved_artifact_location()
+    storage = {
+        "data_dir": str(layout.data_dir),
+        "archive_root": str(layout.archive_root),
+        "store_root": str(layout.store_root),
+    }
+    return {
+        "storage": {"config": storage},
+        "mlflow_resource": {"config": mlflow_config},
+    }
 
 
 def _run_stages(
@@ -214,6 +311,7 @@ def _run_stages(
     workers: int,
     detector_config: dict[str, Any] | None,
     typical_config: dict[str, Any] | None,
+    at_once: int = 1,
 ) -> None:
     ingest_config = {
         "ops": {
@@ -221,9 +319,10 @@ def _run_stages(
             "spectrograms": {"config": {"workers": workers}},
         }
     }
+    # one run per day when several run at once (any worker takes any day), else one per range
+    spans = [(d, d) for d in days] if at_once > 1 else contiguous_ranges(days)
     if "ingest" in stages:
-        for span in contiguous_ranges(days):
-            result.run_ids.append(launcher.run("ingest_job", ingest_config, span))
+        result.run_ids += launcher.run_many("ingest_job", ingest_config, spans, at_once=at_once)
     if "train" in stages and (retrain or (retrain is None and not _has_champion())):
         train_config = {
             "ops": {
@@ -234,8 +333,7 @@ def _run_stages(
         result.run_ids.append(launcher.run("retrain_job", train_config))
         result.trained = True
     if "detect" in stages:
-        for span in contiguous_ranges(days):
-            result.run_ids.append(launcher.run("detect_job", None, span))
+        result.run_ids += launcher.run_many("detect_job", None, spans, at_once=at_once)
     if "evaluation" in stages:
         result.run_ids.append(launcher.run("evaluation_job"))
 
