@@ -10,7 +10,7 @@ RESULTS ?= $(DATA)/results
 SEEDS ?= 0 1 2
 STEP = $(BIN)/python -m orchestration.steps --timings $(RESULTS)/timings.json
 
-.PHONY: venv demo test lint ui ui-check bench bench-pipeline results results-check clean
+.PHONY: venv demo test test-scale lint ui ui-check bench bench-pipeline results results-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ demo: $(STAMP)
 ## Run the test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## The deployment shape on this machine (docs/deploy.md): a real PostgreSQL (apt-get installs
+## it when missing), an S3 server (moto) and a Dask cluster of 2 workers on 127.0.0.1; 3 days of
+## the test archive through them, compared row by row with a local run. Stops all it started.
+test-scale: $(STAMP)
+	$(BIN)/python -m orchestration.scale_check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
