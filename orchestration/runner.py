@@ -247,6 +247,9 @@ def run_pipeline(
     check_partition_days(selection.run, start, yesterday)
     empty = [d for d in selection.empty if d <= yesterday]  # no coverage for days to come
     use_data_dir(layout)
+    tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if tracking.startswith("postgresql"):
+        check_postgres(tracking, what="MLFLOW_TRACKING_URI")
     from orchestration.launch import Launcher
 
     result = PipelineRun(days=selection.run, empty_days=empty)
