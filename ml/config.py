@@ -162,6 +162,17 @@ class TrainConfig:
         decoded, the rest real.
     sampler_batch, sampler_max_rounds
         Rejection sampler: candidates per round and the cap on rounds.
+    phase2_error
+        What the NP loss separates: ``"mean"``, each input's mean squared error over all bands
+        and frames; ``"localised"``, the score the detector is judged by (its worst scoring
+        step, from band-group errors scaled by the typical medians, ``DetectorConfig``).
+    phase2_validation
+        Share of the typical data and of the real candidates held out of phase 2 to choose its
+        checkpoint: every ``phase2_eval_every`` steps the held-out TPR at the held-out typical
+        (1 - rho) quantile is measured and the best state is kept (0: no checkpoint choice,
+        the last state).
+    phase2_eval_every
+        Steps between two checkpoint measurements.
     calibration_fraction
         Share of the typical data held out for the threshold when no calibration set is given.
     seed
@@ -184,6 +195,9 @@ class TrainConfig:
     mix_decoded: float = 0.5
     sampler_batch: int = 4096
     sampler_max_rounds: int = 200
+    phase2_error: Literal["mean", "localised"] = "mean"
+    phase2_validation: float = 0.0
+    phase2_eval_every: int = 10
     calibration_fraction: float = 0.2
     seed: int = 0
 
@@ -198,6 +212,11 @@ class TrainConfig:
         _check(self.tau_rel > 0, f"tau_rel must be > 0, got {self.tau_rel}")
         _check(self.phase2_kl_weight >= 0, f"phase2_kl_weight={self.phase2_kl_weight} < 0")
         _check(self.phase2_lr is None or self.phase2_lr > 0, f"phase2_lr={self.phase2_lr}")
+        _check(self.phase2_error in ("mean", "localised"),
+               f"phase2_error must be 'mean' or 'localised', got {self.phase2_error!r}")  # fmt: skip
+        _check(0 <= self.phase2_validation < 0.5,
+               f"phase2_validation must be in [0, 0.5), got {self.phase2_validation}")  # fmt: skip
+        _check(self.phase2_eval_every >= 1, f"phase2_eval_every={self.phase2_eval_every} < 1")
         _check(
             self.anomaly_source in ("decoded", "real", "mix"),
             f"anomaly_source must be 'decoded', 'real' or 'mix', got {self.anomaly_source!r}",

@@ -127,7 +127,10 @@ class NPDetector(nn.Module):
         """Localised error per scoring step (B, K): the largest over band groups of the mean
         of the group's squared errors in the step, rows scaled by their typical median when there
         is more than one group (``DetectorConfig.n_steps``, ``band_groups``)."""
-        e = self.error_map(x, head)
+        return self.pool_steps(self.error_map(x, head), head)
+
+    def pool_steps(self, e: torch.Tensor, head: HeadName) -> torch.Tensor:
+        """:meth:`step_errors` of an error map ``e`` (B, C*H, W) of ``head``: (B, K)."""
         if self.config.band_groups > 1:
             e = e / getattr(self, f"error_scale_{head}")[None, :, None]
         if self.config.step_pool == "mean":

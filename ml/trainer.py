@@ -248,19 +248,28 @@ class _AnomalySource:
 
 def _phase2(
     run: _Run, gmm: GaussianMixture, candidates: np.ndarray, typical: np.ndarray, era: int
-) -> None:
-    """Neyman-Pearson phase: encoder + mu + eta + discriminator (reference bugs 2, 3, 7)."""
+) -> _Checkpoint | None:
+    """Neyman-Pearson phase: encoder + mu + eta + discriminator (reference bugs 2, 3, 7).
+
+    With ``TrainConfig.phase2_validation`` a share of the typical data and of the candidate
+    pool is held out, and the state of best held-out TPR (at the held-out typical
+    ``1 - rho`` quantile) is the one kept.
+    """
     model, train = run.model, run.train
+    if train.phase2_error == "localised" and model.config.band_groups > 1:
+        model.set_error_scales(typical)  # the scales the loss reads (set again after training)
     source = _AnomalySource(run, gmm, candidates, typical)
+    typical, check = _hold_out(run, source, typical)
     kl_weight = train.phase2_kl_weight
     params = model.phase_parameters("phase2", with_logvar=kl_weight > 0)
     opt = torch.optim.Adam(params, lr=train.phase2_lr or train.lr)
     model.train()
-    for _ in range(train.phase2_steps):
+    for i in range(train.phase2_steps):
         x_typ = run.batch(typical, train.np_batch_size)
         x_anom, n_decoded = source.draw(train.np_batch_size)
-        x_hat, mu, logvar = model(torch.cat([x_typ, x_anom]), "discriminator")  # (2B, C, H, W)
-        err = (x_hat - model.standardise(torch.cat([x_typ, x_anom]))).pow(2).flatten(1).mean(1)
+        x = torch.cat([x_typ, x_anom])
+        x_hat, mu, logvar = model(x, "discriminator")  # (2B, C, H, W)
+        err = _np_errors(model, x_hat, x, train)  # (2B,)
         e_typ, e_anom = err[: len(x_typ)], err[len(x_typ) :]  # (B,), (B,)
         thr = np_threshold(e_typ, train.rho)  # 0-d
         loss, metrics = np_loss(e_typ, e_anom, thr, tau=train.tau_rel * thr)
@@ -274,4 +283,73 @@ def _phase2(
         metrics.update(loss=float(loss.detach()), rho_thr=float(thr), n_decoded=float(n_decoded),
                        latent_threshold=source.latent_threshold,
                        n_real_candidates=float(source.pool.size))  # fmt: skip
+        if check is not None and ((i + 1) % train.phase2_eval_every == 0 or i == 0):
+            metrics["heldout_tpr"] = check.measure(i + 1)
         run.report("phase2", era, metrics)
+    if check is not None:
+        check.restore_best()
+        logger.info("phase 2: kept the state of step %d (held-out TPR %.3f)", check.best_step,
+                    check.best_tpr)  # fmt: skip
+    return check
+
+
+def _np_errors(model: NPDetector, x_hat: torch.Tensor, x: torch.Tensor, train: TrainConfig):
+    """What the NP loss separates, per input (B,): the mean or the localised error."""
+    sq = (x_hat - model.standardise(x)).pow(2)  # (B, C, H, W)
+    if train.phase2_error == "localised":
+        return model.pool_steps(sq.flatten(1, 2), "discriminator").amax(dim=1)
+    return sq.flatten(1).mean(1)
+
+
+class _Checkpoint:
+    """Held-out typical data and candidates of phase 2, and the state of best held-out TPR."""
+
+    def __init__(self, run: _Run, typical: np.ndarray, anomalies: np.ndarray) -> None:
+        self.run, self.typical, self.anomalies = run, typical, anomalies
+        self.best_tpr, self.best_step = -1.0, 0
+        self.best_state: dict | None = None
+
+    @torch.no_grad()
+    def tpr(self) -> float:
+        """Held-out TPR of the model as it is, at the held-out typical (1 - rho) quantile."""
+        model, train = self.run.model, self.run.train
+        was_training = model.training
+        model.eval()
+        err = []
+        for data in (self.typical, self.anomalies):
+            x = torch.from_numpy(data)
+            x_hat, _, _ = model(x, "discriminator")
+            err.append(_np_errors(model, x_hat, x, train))
+        model.train(was_training)
+        thr = torch.quantile(err[0].double(), 1.0 - train.rho)
+        return float((err[1].double() > thr).double().mean())
+
+    def measure(self, step: int) -> float:
+        """:meth:`tpr` now; the state is kept when it is the best so far."""
+        model = self.run.model
+        tpr = self.tpr()
+        if tpr > self.best_tpr:
+            self.best_tpr, self.best_step = tpr, step
+            self.best_state = copy.deepcopy(model.state_dict())
+        return tpr
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.run.model.load_state_dict(self.best_state)
+
+
+def _hold_out(
+    run: _Run, source: _AnomalySource, typical: np.ndarray
+) -> tuple[np.ndarray, _Checkpoint | None]:
+    """Split typical data and the real candidate pool for the checkpoint choice (or not)."""
+    share = run.train.phase2_validation
+    if share <= 0 or source.pool.size < 10 or typical.shape[0] < 20:
+        return typical, None
+    order = run.rng.permutation(typical.shape[0])
+    n_typ = max(1, int(round(share * typical.shape[0])))
+    pool = run.rng.permutation(source.pool)
+    n_pool = max(1, int(round(share * pool.size)))
+    held = source.general[np.sort(pool[:n_pool])]
+    source.pool = np.sort(pool[n_pool:])
+    kept = typical[np.sort(order[n_typ:])]
+    return kept, _Checkpoint(run, typical[np.sort(order[:n_typ])], held)

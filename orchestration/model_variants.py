@@ -235,6 +235,20 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
         "the quick one, 300 and 100)",
         partial(training_variant, phase1_steps=1000, phase2_steps=200),
     ),
+    "np_localised": (
+        "retrained with the NP loss on the localised score it is judged by (worst step, "
+        "band-group errors) instead of the whole-window mean error",
+        partial(training_variant, phase2_error="localised"),
+    ),
+    "np_checkpoint": (
+        "retrained keeping the NP state of best held-out TPR (20% of the typical windows and "
+        "candidates held out of phase 2, measured every 10 steps)",
+        partial(training_variant, phase2_validation=0.2),
+    ),
+    "np_localised_checkpoint": (
+        "both: the localised NP loss and the checkpoint of best held-out TPR",
+        partial(training_variant, phase2_error="localised", phase2_validation=0.2),
+    ),
     "train_days_1": (
         "retrained on the first training day only",
         partial(training_variant, train_days=1),

@@ -116,6 +116,48 @@ def test_phase2_trains_encoder_mu_eta_and_discriminator(
     )
 
 
+def test_localised_np_loss_separates_the_scored_error(small_config, small_train, small_data):
+    """phase2_error="localised": the loss reads the worst-step band-group error the detector
+    is scored by, so training raises the candidates' score against the typical one."""
+    import dataclasses
+
+    config = dataclasses.replace(small_config, n_steps=2, band_groups=4, step_pool="max")
+    train = TrainConfig(**{**small_train.to_dict(), "phase2_steps": 20,
+                           "phase2_error": "localised"})  # fmt: skip
+    model = NPDetector(config)
+    model.set_normalisation(small_data["general"])
+    run = _run(model, train)
+    _phase1(run, small_data["general"], 30, era=1)
+    gmm = fit_gmm(model, small_data["typical"])
+
+    def gap() -> float:
+        with torch.no_grad():
+            s = [model.step_errors(torch.from_numpy(small_data[k]), "discriminator").amax(1)
+                 for k in ("anomalies", "typical_test")]  # fmt: skip
+        return float(s[0].median() / s[1].median())
+
+    before = gap()
+    _phase2(run, gmm, small_data["general"][200:], small_data["typical"], era=1)
+    assert float(model.error_scale_discriminator.std()) > 0  # scales set before the loss
+    assert gap() > before
+
+
+def test_phase2_keeps_the_state_of_best_held_out_tpr(small_config, small_train, small_data):
+    train = TrainConfig(**{**small_train.to_dict(), "phase2_steps": 12, "phase2_eval_every": 3,
+                           "phase2_validation": 0.25})  # fmt: skip
+    model = NPDetector(small_config)
+    model.set_normalisation(small_data["general"])
+    run = _run(model, train)
+    gmm = fit_gmm(model, small_data["typical"])
+    check = _phase2(run, gmm, small_data["general"], small_data["typical"], era=1)
+    measured = {h["step"]: h["heldout_tpr"] for h in run.history if "heldout_tpr" in h}
+    assert sorted(measured) == [1, 3, 6, 9, 12]  # the first step, then every 3rd
+    assert check is not None and check.best_tpr == max(measured.values())
+    assert check.tpr() == check.best_tpr  # the kept state is the best one, restored
+    n_typ = small_data["typical"].shape[0]
+    assert check.typical.shape[0] == round(0.25 * n_typ)  # held out of the typical batches
+
+
 def test_threshold_comes_from_discriminator_errors_with_mu(small_fitted, small_data):
     """Reference bug 7: the threshold came from the generator tail with sampled z."""
     model = small_fitted.model
