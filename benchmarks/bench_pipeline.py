@@ -13,6 +13,13 @@ peak memory (resident set of this process plus its worker processes, sampled eve
 psutil; without psutil, the lifetime ``getrusage`` maxima). Target: raw_files + spectrograms +
 anomaly_scores under 60 s on a 2-core machine, peak under 2 GB.
 
+For the scaling figures of ``docs/benchmarks.md`` it also measures, per stage, the CPU seconds
+(this process and its reaped workers, ``getrusage``) and the entries the run wrote to the Dagster
+event log (``instance.all_logs(run_id)``), the calls of ``ml.FittedDetector.load`` the stages
+made; and after the stages, outside the timed part: the day's archive bytes per file, the
+read + decode time per file (``read_file`` on a sample of the day's files) and the load time of
+the benchmark's champion (``FittedDetector.load`` of its cached artifact, median of a few).
+
 ``--data`` reuses a data directory that already has a champion (e.g. the demo's); its rows for
 2017-03-01 are replaced. ``--profile DIR`` writes a cProfile of the main process per stage.
 Other processes on the machine make single runs noisy; pin with ``taskset -c 0,1`` for a
@@ -26,7 +33,9 @@ import cProfile
 import datetime as dt
 import json
 import logging
+import os
 import resource
+import statistics
 import sys
 import tempfile
 import threading
@@ -45,6 +54,8 @@ TIMED_STAGES = ("raw_files", "spectrograms", "anomaly_scores")
 BENCH_DETECTOR = {"phase1_steps": 100, "phase2_steps": 30, "eras": 1, "seed": 0}
 # A March day: only its HST evening windows are typical (about a quarter of the day).
 BENCH_TYPICAL = {"min_typical_windows": 200}
+READ_SAMPLE_FILES = 12  # files of the day read + decoded once more, untimed by the stages
+MODEL_LOAD_REPEATS = 3
 
 
 class PeakMemory:
@@ -140,7 +151,8 @@ def run_stage(
 ) -> dict:
     import dagster as dg
 
-    with PeakMemory() as memory, maybe_profile(profile_dir, stage):
+    with PeakMemory() as memory, maybe_profile(profile_dir, stage), CountLoads() as loads:
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         result = dg.materialize(
             [asset],
@@ -150,13 +162,103 @@ def run_stage(
             run_config=run_config,
         )
         wall_s = time.perf_counter() - t0
+        cpu_s = cpu_seconds() - cpu0
     if not result.success:
         raise RuntimeError(f"{stage} failed for {DAY}")
     return {
         "stage": stage,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "peak_bytes": memory.peak_bytes,
         "sampled": memory.sampled,
+        "events": len(instance.all_logs(result.run_id)),
+        "model_loads": loads.calls,
+    }
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have been reaped
+    (the stages' process pools are shut down, so joined, before their stage returns)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cores_used() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class CountLoads:
+    """Counts the calls of ``ml.FittedDetector.load`` made in this process while entered (the
+    stages run in-process, so every model load of a stage is one of them)."""
+
+    def __enter__(self) -> CountLoads:
+        from ml.scoring import FittedDetector
+
+        self.calls, self._cls = 0, FittedDetector
+        self._original = FittedDetector.__dict__["load"]
+        load = self._original.__func__
+
+        def counting(cls, directory):
+            self.calls += 1
+            return load(cls, directory)
+
+        FittedDetector.load = classmethod(counting)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cls.load = self._original
+
+
+def archive_io(files: list) -> dict:
+    """Bytes per file of the day, and read + decode seconds per file on a sample of them."""
+    from aco_assets.hydrophone.codec import read_file
+
+    sizes = [f.path.stat().st_size for f in files]
+    step = max(1, len(files) // READ_SAMPLE_FILES)
+    sample = files[::step][:READ_SAMPLE_FILES]
+    times = []
+    for f in sample:
+        t0 = time.perf_counter()
+        read_file(f.path, on_fault="skip")
+        times.append(time.perf_counter() - t0)
+    return {
+        "archive_bytes": sum(sizes),
+        "bytes_per_file": sum(sizes) / len(sizes),
+        "read_decode_s_per_file": statistics.median(times),
+        "read_decode_files": len(sample),
+    }
+
+
+def model_load(resources: dict) -> dict:
+    """Load time of the champion: the registry path a stage takes (``load_champion``: registry
+    look-ups, cache checksums, load) once, then ``FittedDetector.load`` of its cached artifact."""
+    from aco_assets.model_registry import load_champion
+    from ml import FittedDetector
+
+    mlflow_resource = resources["mlflow_resource"]
+    t0 = time.perf_counter()
+    loaded = load_champion(
+        mlflow_resource.client(),
+        mlflow_resource.registered_model_name,
+        cache_dir=resources["storage"].layout().models_dir,
+    )
+    champion_s = time.perf_counter() - t0
+    times = []
+    for _ in range(MODEL_LOAD_REPEATS):
+        t0 = time.perf_counter()
+        FittedDetector.load(loaded.directory)
+        times.append(time.perf_counter() - t0)
+    model_bytes = sum(p.stat().st_size for p in Path(loaded.directory).rglob("*") if p.is_file())
+    return {
+        "model_version": loaded.version,
+        "model_load_s": statistics.median(times),
+        "model_load_repeats": len(times),
+        "champion_load_s": champion_s,
+        "model_bytes": model_bytes,
     }
 
 
@@ -208,17 +310,24 @@ def ensure_champion(resources: dict, instance) -> None:
         set_champion(mlflow_resource.client(), mlflow_resource.registered_model_name, version)
 
 
-def summary(rows: list[dict], n_files: int, workers: int) -> dict:
-    """The figures of :func:`print_table` as a JSON-ready dict (seconds, MB)."""
+def summary(rows: list[dict], n_files: int, workers: int, extra: dict | None = None) -> dict:
+    """The figures of :func:`print_table` as a JSON-ready dict (seconds, MB; bytes for I/O),
+    with ``extra`` (:func:`archive_io`, :func:`model_load`) merged in."""
     timed = [r for r in rows if r["stage"] in TIMED_STAGES]
     total = sum(r["wall_s"] for r in timed)
     peak = max(r["peak_bytes"] for r in rows)
     stages = [
         {"stage": r["stage"], "wall_s": r["wall_s"], "x_real_time": DAY_S / r["wall_s"],
-         "files_per_s": n_files / r["wall_s"], "peak_mb": r["peak_bytes"] / 2**20}
+         "files_per_s": n_files / r["wall_s"], "peak_mb": r["peak_bytes"] / 2**20,
+         "cpu_s": r["cpu_s"], "events": r["events"], "model_loads": r["model_loads"]}
         for r in rows
     ]  # fmt: skip
     return {
+        **(extra or {}),
+        "cores_used": cores_used(), "day_wall_s": sum(r["wall_s"] for r in rows),
+        "day_cpu_s": sum(r["cpu_s"] for r in rows), "runs_per_day": len(rows),
+        "events_per_day": sum(r["events"] for r in rows),
+        "model_loads_per_day": sum(r["model_loads"] for r in rows),
         "day": DAY.isoformat(), "n_files": n_files, "audio_s": DAY_S, "workers": workers,
         "stages": stages, "timed_stages": list(TIMED_STAGES), "timed_s": total,
         "timed_x_real_time": DAY_S / total, "target_s": TARGET_S, "peak_mb": peak / 2**20,
@@ -230,11 +339,15 @@ def summary(rows: list[dict], n_files: int, workers: int) -> dict:
 
 def print_table(rows: list[dict], n_files: int, workers: int) -> None:
     print(f"\n{DAY}: {n_files} files, {workers} worker process(es)")
-    print(f"{'stage':<16}{'wall s':>9}{'x real time':>13}{'files/s':>9}{'peak MB':>9}")
+    print(
+        f"{'stage':<16}{'wall s':>9}{'CPU s':>8}{'x real time':>13}{'files/s':>9}{'peak MB':>9}"
+        f"{'events':>8}{'loads':>7}"
+    )
     for r in rows:
         print(
-            f"{r['stage']:<16}{r['wall_s']:>9.1f}{DAY_S / r['wall_s']:>13.0f}"
-            f"{n_files / r['wall_s']:>9.1f}{r['peak_bytes'] / 2**20:>9.0f}"
+            f"{r['stage']:<16}{r['wall_s']:>9.1f}{r['cpu_s']:>8.1f}{DAY_S / r['wall_s']:>13.0f}"
+            f"{n_files / r['wall_s']:>9.1f}{r['peak_bytes'] / 2**20:>9.0f}{r['events']:>8}"
+            f"{r['model_loads']:>7}"
         )
     timed = [r for r in rows if r["stage"] in TIMED_STAGES]
     total = sum(r["wall_s"] for r in timed)
@@ -290,12 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     data.mkdir(parents=True, exist_ok=True)
     storage = StorageResource(data_dir=str(data), archive_root=str(archive))
     resources = {"storage": storage, "mlflow_resource": MlflowResource(storage=storage)}
-    n_files = len(
-        Archive(archive).files(
-            dt.datetime.combine(DAY, dt.time()),
-            dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time()),
-        )
+    day_files = Archive(archive).files(
+        dt.datetime.combine(DAY, dt.time()),
+        dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time()),
     )
+    n_files = len(day_files)
     workers = {"config": {"workers": args.workers}}
     (work / "dagster_home").mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.local_temp(tempdir=str(work / "dagster_home"))
@@ -326,9 +438,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
     print_table(rows, n_files, args.workers)
+    extra = {**archive_io(day_files), **model_load(resources)}
+    print(
+        f"events written to the Dagster event log: {sum(r['events'] for r in rows)} in "
+        f"{len(rows)} runs; FittedDetector.load calls: {sum(r['model_loads'] for r in rows)}"
+    )
+    print(
+        f"archive: {extra['bytes_per_file'] / 1e6:.2f} MB per file, read + decode "
+        f"{extra['read_decode_s_per_file']:.3f} s per file (median of "
+        f"{extra['read_decode_files']}); champion v{extra['model_version']}: "
+        f"FittedDetector.load {extra['model_load_s']:.3f} s, load_champion "
+        f"{extra['champion_load_s']:.3f} s, {extra['model_bytes'] / 1e6:.1f} MB"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary(rows, n_files, args.workers), indent=2))
+        args.json.write_text(json.dumps(summary(rows, n_files, args.workers, extra), indent=2))
     return 0
 
 

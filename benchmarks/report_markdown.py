@@ -4,7 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["benchmarks_markdown", "machine_line"]
+__all__ = ["ASSUMPTIONS", "BACKFILL_DAYS", "benchmarks_markdown", "machine_line", "scaling"]
+
+#: The 10-year reprocessing of issue 13: 3,650 day partitions (about a million files, 12 TB).
+BACKFILL_DAYS = 3650
+YEAR_DAYS = 365
+ARCHIVE_TB = 12  # the archive's size today, as issue 13 states it
+CLUSTER_CORES = (64, 512)
+#: Capacities the scaling section compares the computed demand with. None of them is measured
+#: here: each is an assumption, printed as one with its source.
+ASSUMPTIONS: dict[str, dict[str, Any]] = {
+    "object_store_bytes_s": {
+        "value": 1.25e9,
+        "text": "the object store delivers 1.25 GB/s in all to the cluster (one 10 Gb/s link, "
+        "e.g. an on-premises store behind one 10 GbE uplink)",
+        "source": "none, an assumption",
+    },
+    "object_store_gets_s": {
+        "value": 5500.0,
+        "text": "the object store serves 5,500 GET requests/s (one GET per file; the archive's "
+        "files read whole, in one request, by `read_file`)",
+        "source": "Amazon S3 documents at least 5,500 GET/HEAD requests/s per partitioned "
+        'prefix (S3 User Guide, "Best practices design patterns: optimizing Amazon S3 '
+        "performance\"); taken as the whole bucket's rate, the worst case",
+    },
+    "postgres_events_s": {
+        "value": 1000.0,
+        "text": "one Postgres instance absorbs 1,000 event-log entries/s",
+        "source": "an assumption for the rate; that it is a rate of committed single-row "
+        "inserts follows from Dagster's Postgres event log writing most events one INSERT at a "
+        "time (dagster-io/dagster pull request 33832, on batching them)",
+    },
+}
 
 
 def machine_line(
@@ -170,8 +201,10 @@ PIPELINE_INTRO = (
     "Writes the synth `full` preset (288 files, 2017-03-01; cached in `--work`), trains a small "
     "detector if the data directory has none (not timed), then materializes `raw_files`, "
     "`spectrograms`, `anomaly_scores` and `detections` for the day, one `dg.materialize` each "
-    "against a persistent Dagster instance, and reports wall time, real-time factor, files/s and "
-    "peak memory per stage."
+    "against a persistent Dagster instance, and reports wall time, real-time factor, files/s, "
+    "peak memory, CPU seconds and the entries written to the Dagster event log per stage; after "
+    "the stages (not timed with them) the archive's bytes and read + decode time per file and the "
+    "champion's load time, for the scaling section below."
 )
 
 
@@ -185,21 +218,26 @@ def _pipeline(r: dict[str, Any] | None, like: dict[str, Any] | None) -> list[str
             "",
         ]
     timed = " + ".join(r["timed_stages"])
+    # columns older JSON lacks: shown only when every stage has them
+    extra = [(h, k, f) for h, k, f in (("CPU s", "cpu_s", "{:.1f}"), ("event-log entries", "events", "{}"))
+             if all(k in s for s in r["stages"])]  # fmt: skip
+    extra_head = "".join(f" {h} |" for h, _, _ in extra)
     lines += [
         machine_line(r.get("machine"), like=like),
         "",
         f"{r['day']}: {r['n_files']} files, {r['audio_s']:,.0f} s of audio, {r['workers']} worker "
         "process(es):",
         "",
-        "| stage | wall s | x real time | files/s | peak MB |",
-        "|---|---|---|---|---|",
+        "| stage | wall s | x real time | files/s | peak MB |" + extra_head,
+        "|---|---|---|---|---|" + "---|" * len(extra),
         *(
             f"| {s['stage']} | {s['wall_s']:.1f} | {s['x_real_time']:,.0f} | "
             f"{s['files_per_s']:.1f} | {s['peak_mb']:,.0f} |"
+            + "".join(f" {fmt.format(s[k])} |" for _, k, fmt in extra)
             for s in r["stages"]
         ),
         f"| **{timed}** | **{r['timed_s']:.1f}** | **{r['timed_x_real_time']:,.0f}** | | "
-        f"**{r['peak_mb']:,.0f}** |",
+        f"**{r['peak_mb']:,.0f}** |" + " |" * len(extra),
         "",
         f"Target {timed} < {r['target_s']:g} s: {_met(r['timed_s'] < r['target_s'])}; peak memory "
         f"< {r['target_peak_mb'] / 1024:g} GB: {_met(r['peak_mb'] < r['target_peak_mb'])} "
@@ -211,6 +249,217 @@ def _pipeline(r: dict[str, Any] | None, like: dict[str, Any] | None) -> list[str
         "pass. `--profile DIR` writes a cProfile per stage.",
         "",
     ]
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 72 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _rate(per_s: float, unit: str) -> str:
+    return f"{per_s / 1e9:.2f} GB/s" if unit == "B" else f"{per_s:,.0f} {unit}/s"
+
+
+def scaling(r: dict[str, Any], machine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The scaling figures derived from a pipeline result ``r`` (keys its older JSON lacks give
+    None): per-core rate, a year here, and per cluster size the 10-year backfill's demand."""
+    wall = r.get("day_wall_s") or sum(s["wall_s"] for s in r["stages"])
+    cores = r.get("cores_used") or min(r["workers"], (machine or {}).get("cores") or r["workers"])
+    core_s = wall * cores  # core-seconds one day partition takes
+    bpf, events = r.get("bytes_per_file"), r.get("events_per_day")
+    loads, load_s = r.get("model_loads_per_day"), r.get("model_load_s")
+    files_day = r["n_files"]
+    total_files = BACKFILL_DAYS * files_day
+    limits: dict[str, float | None] = {
+        "object-store bandwidth": (
+            total_files * bpf / ASSUMPTIONS["object_store_bytes_s"]["value"] if bpf else None
+        ),
+        "object-store requests": total_files / ASSUMPTIONS["object_store_gets_s"]["value"],
+        "Postgres event-log writes": (
+            BACKFILL_DAYS * events / ASSUMPTIONS["postgres_events_s"]["value"]
+            if events is not None
+            else None
+        ),
+    }
+    clusters = []
+    for n in CLUSTER_CORES:
+        days_s = n / core_s
+        compute_s = BACKFILL_DAYS * core_s / n
+        bounds = {"compute": compute_s, **{k: v for k, v in limits.items() if v is not None}}
+        limit = max(bounds, key=bounds.get)
+        clusters.append({
+            "cores": n, "compute_s": compute_s, "days_per_s": days_s,
+            "files_per_s": days_s * files_day,
+            "bytes_per_s": days_s * files_day * bpf if bpf else None,
+            "events_per_s": days_s * events if events is not None else None,
+            "workers": max(1, n // cores),
+            "model_burst_bytes": max(1, n // cores) * r["model_bytes"]
+            if r.get("model_bytes") else None,
+            "limit": limit, "backfill_s": bounds[limit], "bounds": bounds,
+        })  # fmt: skip
+    crossover = {
+        "object-store bandwidth": (
+            ASSUMPTIONS["object_store_bytes_s"]["value"] * core_s / (files_day * bpf)
+            if bpf
+            else None
+        ),
+        "object-store requests": ASSUMPTIONS["object_store_gets_s"]["value"] * core_s / files_day,
+        "Postgres event-log writes": (
+            ASSUMPTIONS["postgres_events_s"]["value"] * core_s / events if events else None
+        ),
+    }
+    return {
+        "day_wall_s": wall, "cores": cores, "core_s_per_day": core_s,
+        "x_real_time_per_core": r["audio_s"] / core_s, "year_s": YEAR_DAYS * wall,
+        "backfill_files": total_files, "backfill_bytes": total_files * bpf if bpf else None,
+        "bytes_per_core_s": files_day * bpf / core_s if bpf else None,
+        "model_load_share": loads * load_s / core_s if loads and load_s else None,
+        "clusters": clusters, "crossover_cores": crossover,
+    }  # fmt: skip
+
+
+def _scaling(r: dict[str, Any], like: dict[str, Any] | None) -> list[str]:
+    g = scaling(r, like)
+    walls = " + ".join(f"{s['wall_s']:.1f}" for s in r["stages"])
+    lines = [
+        "## Scaling out (computed from the figures above)",
+        "",
+        "Computed by `benchmarks/report_markdown.py` from the full-day run above; nothing in this "
+        "section is measured on a cluster. Per-day independence is assumed: each day partition "
+        "is one run that needs nothing of another day's, so a cluster of N cores takes days x "
+        "(core-seconds per day) / N.",
+        "",
+        f"- **Per-core rate: {g['x_real_time_per_core']:,.0f}x real time** = "
+        f"{r['audio_s']:,.0f} s of audio / ({g['day_wall_s']:.1f} s wall of the day's "
+        f"{len(r['stages'])} stages ({walls}) x {g['cores']} cores used), i.e. "
+        f"{g['core_s_per_day']:,.0f} core-seconds per day"
+        + (
+            f" (the stages' measured CPU time: {r['day_cpu_s']:,.0f} s)."
+            if r.get("day_cpu_s") is not None
+            else "."
+        ),
+        f"- **A year ({YEAR_DAYS} days) on this machine: {_duration(g['year_s'])}** "
+        f"({YEAR_DAYS} x {g['day_wall_s']:.1f} s, days one after another on its {g['cores']} "
+        "cores).",
+    ]
+    if r.get("bytes_per_file"):
+        lines.append(
+            f"- Archive I/O per file (measured): {r['bytes_per_file'] / 1e6:.2f} MB read "
+            f"({r['archive_bytes'] / 1e9:.2f} GB / {r['n_files']} files), read + decode "
+            f"{r['read_decode_s_per_file']:.3f} s per file from local disk (median of "
+            f"{r['read_decode_files']}). At the per-core rate one core consumes "
+            f"{g['bytes_per_core_s'] / 1e6:.1f} MB/s of archive."
+        )
+    if r.get("events_per_day") is not None:
+        per = ", ".join(f"{s['stage']} {s['events']}" for s in r["stages"] if "events" in s)
+        lines.append(
+            f"- Dagster event log (measured, the benchmark's instance): {r['events_per_day']} "
+            f"entries per day, in {r.get('runs_per_day', len(r['stages']))} runs ({per})."
+        )
+    if r.get("model_load_s") is not None:
+        loads = r.get("model_loads_per_day")
+        share = g["model_load_share"]
+        lines.append(
+            f"- Model loading (measured): `FittedDetector.load` of the champion (version "
+            f"{r['model_version']}, {r['model_bytes'] / 1e6:.1f} MB) takes "
+            f"{r['model_load_s']:.3f} s (median of {r['model_load_repeats']}); the whole "
+            "`load_champion` a stage calls (MLflow client, registry look-ups, cache checksums, "
+            f"load) {r['champion_load_s']:.2f} s, once, after the stages"
+            + (
+                f". The day's stages called `FittedDetector.load` {loads} times: "
+                f"{100 * share:.1f} % of the day's core-seconds at the load time, at most "
+                f"{100 * loads * r['champion_load_s'] / g['core_s_per_day']:.1f} % if each "
+                "call paid the whole `load_champion`."
+                if share is not None
+                else "."
+            )
+        )
+    lines += [
+        "",
+        "Assumptions (**not measured**; change them in `ASSUMPTIONS` of "
+        "`benchmarks/report_markdown.py`):",
+        "",
+        *(f"- **Assumed:** {a['text']}. Source: {a['source']}." for a in ASSUMPTIONS.values()),
+        "",
+        f"The 10-year backfill: {BACKFILL_DAYS:,} days, {g['backfill_files']:,} files"
+        + (
+            f", {g['backfill_bytes'] / 1e12:.1f} TB at the measured bytes per file (the real "
+            f"archive's {ARCHIVE_TB:g} TB is {ARCHIVE_TB * 1e6 / g['backfill_files']:.1f} MB "
+            "per file)"
+            if g["backfill_bytes"]
+            else ""
+        )
+        + ":",
+        "",
+        "| | " + " | ".join(f"{c['cores']} cores" for c in g["clusters"]) + " |",
+        "|---|" + "---|" * len(g["clusters"]),
+    ]
+    cl = g["clusters"]
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines.append(row("compute alone (days x core-s per day / cores)",
+                     [_duration(c["compute_s"]) for c in cl]))  # fmt: skip
+    lines.append(row("days per second", [f"{c['days_per_s']:.2f}" for c in cl]))
+    lines.append(row("archive files per second (object-store GETs)",
+                     [f"{c['files_per_s']:,.0f}" for c in cl]))  # fmt: skip
+    if cl[0]["bytes_per_s"] is not None:
+        lines.append(row("object-store bandwidth needed",
+                         [_rate(c["bytes_per_s"], "B") for c in cl]))  # fmt: skip
+    if cl[0]["events_per_s"] is not None:
+        lines.append(
+            row("Postgres event-log writes", [_rate(c["events_per_s"], "events") for c in cl])
+        )
+    if r.get("model_load_s") is not None:
+        lines.append(row(
+            f"day runs at once ({g['cores']} cores each), each loading the model",
+            [f"{c['workers']:,}: {c['model_burst_bytes'] / 1e9:.1f} GB of model fetched at start"
+             for c in cl],
+        ))  # fmt: skip
+    lines.append(row("**time, bound by the slowest of these**",
+                     [f"**{_duration(c['backfill_s'])}**" for c in cl]))  # fmt: skip
+    lines.append(row("**limit**", [f"**{c['limit']}**" for c in cl]))
+    lines.append("")
+    cross = [f"{k} above {v:,.0f} cores" for k, v in g["crossover_cores"].items() if v is not None]
+    lines += [
+        "Each resource caps the backfill at total demand / assumed capacity, whatever the core "
+        "count; with the assumptions above it takes over from compute at: "
+        + "; ".join(cross)
+        + ". Model loading is a cost of each run, not a shared resource: every day run loads the "
+        "champion"
+        + (
+            f" ({r['model_loads_per_day']} calls of `FittedDetector.load` per day, "
+            f"{100 * g['model_load_share']:.1f} % of its core-seconds)"
+            if g["model_load_share"] is not None
+            else ""
+        )
+        + ", which the per-day wall time above already contains; what the workers share is "
+        "their first fetch of the artifact, once each (the models cache keeps it).",
+        "",
+    ]
+    missing = [
+        what
+        for what, key in (
+            ("bytes per file", "bytes_per_file"),
+            ("event-log entries", "events_per_day"),
+            ("model load time", "model_load_s"),
+        )
+        if r.get(key) is None
+    ]
+    if missing:
+        lines += [
+            f"This result predates the measurement of {', '.join(missing)}: the limits that "
+            "need them are left out (the limit above is among those measured); "
+            "`make bench-pipeline` measures them.",
+            "",
+        ]
     return lines
 
 
@@ -235,4 +484,6 @@ def benchmarks_markdown(report: dict[str, Any]) -> str:
         if name in report:
             lines += section(report[name], m)
     lines += _pipeline(report.get("pipeline"), m)
+    if report.get("pipeline"):
+        lines += _scaling(report["pipeline"], m)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.report import machine_facts
-from benchmarks.report_markdown import benchmarks_markdown
+from benchmarks.report_markdown import ASSUMPTIONS, benchmarks_markdown, scaling
 
 MACHINE = {"measured_at": "2026-12-01T10:00:00", "cores": 2, "cpu": "Test CPU",
            "system": "Linux x86_64", "python": "3.11.7", "numpy": "2.4.6",
@@ -95,3 +95,98 @@ def test_the_front_end_section_quotes_the_floor_of_its_run():
     assert "20.2 s for a 288-file day on 2 cores" in text
     del report["features"]["files_part"]  # JSON of an older run: no floor, no table
     assert "floor" not in benchmarks_markdown(report)
+
+
+def scaling_result() -> dict:
+    """A hand-made full-day result: 4 stages of 80 s wall in all on 2 cores, 15 MB per file."""
+    stages = [
+        {"stage": name, "wall_s": wall, "x_real_time": 86400.0 / wall,
+         "files_per_s": 288 / wall, "peak_mb": 600.0, "cpu_s": cpu, "events": events,
+         "model_loads": loads}
+        for name, wall, cpu, events, loads in (
+            ("raw_files", 10.0, 15.0, 12, 0), ("spectrograms", 60.0, 110.0, 16, 0),
+            ("anomaly_scores", 8.0, 15.0, 26, 1), ("detections", 2.0, 10.0, 26, 1),
+        )
+    ]  # fmt: skip
+    return {
+        "day": "2017-03-01", "n_files": 288, "audio_s": 86400.0, "workers": 2,
+        "stages": stages, "timed_stages": ["raw_files", "spectrograms", "anomaly_scores"],
+        "timed_s": 78.0, "timed_x_real_time": 86400.0 / 78.0, "target_s": 60.0,
+        "peak_mb": 600.0, "target_peak_mb": 2048.0, "memory": "sampled RSS, process + workers",
+        "cores_used": 2, "day_wall_s": 80.0, "day_cpu_s": 150.0, "runs_per_day": 4,
+        "events_per_day": 80, "model_loads_per_day": 2, "archive_bytes": 288 * 15e6,
+        "bytes_per_file": 15e6, "read_decode_s_per_file": 0.05, "read_decode_files": 12,
+        "model_version": 1, "model_load_s": 0.2, "model_load_repeats": 3,
+        "champion_load_s": 3.5, "model_bytes": 27e6, "machine": MACHINE,
+    }  # fmt: skip
+
+
+def test_scaling_is_the_arithmetic_of_the_measured_day():
+    g = scaling(scaling_result(), MACHINE)
+    assert g["core_s_per_day"] == pytest.approx(80.0 * 2)
+    assert g["x_real_time_per_core"] == pytest.approx(288 * 300 / (80.0 * 2))  # 540x
+    assert g["year_s"] == pytest.approx(365 * 80.0)
+    assert g["backfill_files"] == 3650 * 288
+    c64, c512 = g["clusters"]
+    assert (c64["cores"], c512["cores"]) == (64, 512)
+    assert c64["compute_s"] == pytest.approx(3650 * 160 / 64)
+    assert c512["compute_s"] == pytest.approx(3650 * 160 / 512)
+    assert c64["files_per_s"] == pytest.approx(64 / 160 * 288)
+    assert c512["bytes_per_s"] == pytest.approx(512 / 160 * 288 * 15e6)
+    assert c512["events_per_s"] == pytest.approx(512 / 160 * 80)
+    assert c64["workers"] == 32 and c512["model_burst_bytes"] == pytest.approx(256 * 27e6)
+    bandwidth_s = 3650 * 288 * 15e6 / ASSUMPTIONS["object_store_bytes_s"]["value"]
+    assert c64["bounds"]["object-store bandwidth"] == pytest.approx(bandwidth_s)
+    assert c64["bounds"]["Postgres event-log writes"] == pytest.approx(
+        3650 * 80 / ASSUMPTIONS["postgres_events_s"]["value"]
+    )
+    # the slowest bound is the limit, and the time it gives
+    for c in (c64, c512):
+        assert c["limit"] == max(c["bounds"], key=c["bounds"].get)
+        assert c["backfill_s"] == max(c["bounds"].values())
+    assert g["model_load_share"] == pytest.approx(2 * 0.2 / 160)
+    assert g["crossover_cores"]["Postgres event-log writes"] == pytest.approx(
+        ASSUMPTIONS["postgres_events_s"]["value"] * 160 / 80
+    )
+
+
+def test_the_scaling_section_quotes_the_derived_figures_and_marks_assumptions():
+    report = fake_report(pipeline=False)
+    report["pipeline"] = scaling_result()
+    text = benchmarks_markdown(report)
+    section = text.split("## Scaling out (computed from the figures above)")[1]
+    assert "| raw_files | 10.0 | 8,640 | 28.8 | 600 | 15.0 | 12 |" in text  # CPU s, entries
+    assert "**Per-core rate: 540x real time** = 86,400 s of audio / (80.0 s wall" in section
+    assert "x 2 cores used), i.e. 160 core-seconds per day" in section
+    assert "**A year (365 days) on this machine: 8.1 h**" in section
+    assert "15.00 MB read (4.32 GB / 288 files), read + decode 0.050 s per file" in section
+    assert "80 entries per day, in 4 runs (raw_files 12, spectrograms 16" in section
+    assert "takes 0.200 s (median of 3)" in section
+    assert "| compute alone (days x core-s per day / cores) | 2.5 h | 19 min |" in section
+    assert "| archive files per second (object-store GETs) | 115 | 922 |" in section
+    assert "| object-store bandwidth needed | 1.73 GB/s | 13.82 GB/s |" in section
+    assert "| Postgres event-log writes | 32 events/s | 256 events/s |" in section
+    assert section.count("**Assumed:**") == len(ASSUMPTIONS)
+    bandwidth_h = 3650 * 288 * 15e6 / ASSUMPTIONS["object_store_bytes_s"]["value"] / 3600
+    limit = scaling(report["pipeline"], MACHINE)["clusters"][1]["limit"]
+    assert f"| **limit** | **{limit}** | **{limit}** |" in section
+    if limit == "object-store bandwidth":
+        assert f"**{bandwidth_h:.1f} h**" in section
+    assert "predates the measurement" not in section
+
+
+def test_an_older_pipeline_result_without_the_new_figures_still_renders():
+    report = fake_report(pipeline=True)  # the JSON of an older run: no bytes, events, loads
+    text = benchmarks_markdown(report)
+    section = text.split("## Scaling out (computed from the figures above)")[1]
+    # 86,400 s / (5.3 s x min(2 workers, 2 cores))
+    assert f"**Per-core rate: {86400 / (5.3 * 2):,.0f}x real time**" in section
+    assert "object-store bandwidth needed" not in section
+    assert "Postgres event-log writes |" not in section
+    assert "predates the measurement of bytes per file, event-log entries, model load time" in (
+        section
+    )
+
+
+def test_without_a_pipeline_result_there_is_no_scaling_section():
+    assert "## Scaling out" not in benchmarks_markdown(fake_report(pipeline=False))
