@@ -88,7 +88,7 @@ class DataFolderLock:
         while not self.try_acquire():
             holder = self.holder()
             if holder != told:
-                say(f"waiting for {holder}, which holds this data folder and its duckdb pool")
+                say(f"waiting for {holder}, which holds this data folder")
                 told = holder
             time.sleep(poll_s)
 
