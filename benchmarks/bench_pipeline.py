@@ -14,11 +14,12 @@ psutil; without psutil, the lifetime ``getrusage`` maxima). Target: raw_files + 
 anomaly_scores under 60 s on a 2-core machine, peak under 2 GB.
 
 For the scaling figures of ``docs/benchmarks.md`` it also measures, per stage, the CPU seconds
-(this process and its reaped workers, ``getrusage``) and the entries the run wrote to the Dagster
-event log (``instance.all_logs(run_id)``), the calls of ``ml.FittedDetector.load`` the stages
-made; and after the stages, outside the timed part: the day's archive bytes per file, the
-read + decode time per file (``read_file`` on a sample of the day's files) and the load time of
-the benchmark's champion (``FittedDetector.load`` of its cached artifact, median of a few).
+and bytes read (this process and its reaped workers: ``getrusage``, ``/proc/self/io``), the
+entries the run wrote to the Dagster event log (``instance.all_logs(run_id)``) and the calls of
+``ml.FittedDetector.load`` the stages made; and after the stages, outside the timed part: the
+day's archive bytes per file, the read + decode time per file (``read_file`` on a sample of the
+day's files) and the load time of the benchmark's champion (``FittedDetector.load`` of its
+cached artifact, median of a few).
 
 ``--data`` reuses a data directory that already has a champion (e.g. the demo's); its rows for
 2017-03-01 are replaced. ``--profile DIR`` writes a cProfile of the main process per stage.
@@ -152,7 +153,7 @@ def run_stage(
     import dagster as dg
 
     with PeakMemory() as memory, maybe_profile(profile_dir, stage), CountLoads() as loads:
-        cpu0 = cpu_seconds()
+        cpu0, read0 = cpu_seconds(), read_bytes()
         t0 = time.perf_counter()
         result = dg.materialize(
             [asset],
@@ -162,13 +163,14 @@ def run_stage(
             run_config=run_config,
         )
         wall_s = time.perf_counter() - t0
-        cpu_s = cpu_seconds() - cpu0
+        cpu_s, read1 = cpu_seconds() - cpu0, read_bytes()
     if not result.success:
         raise RuntimeError(f"{stage} failed for {DAY}")
     return {
         "stage": stage,
         "wall_s": wall_s,
         "cpu_s": cpu_s,
+        "read_bytes": read1 - read0 if read0 is not None and read1 is not None else None,
         "peak_bytes": memory.peak_bytes,
         "sampled": memory.sampled,
         "events": len(instance.all_logs(result.run_id)),
@@ -182,6 +184,18 @@ def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def read_bytes() -> int | None:
+    """Bytes this process and its reaped children have read (``rchar`` of /proc/self/io: every
+    read call, the archive, feature arrays, tables and imports alike); None off Linux."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def cores_used() -> int:
@@ -319,13 +333,16 @@ def summary(rows: list[dict], n_files: int, workers: int, extra: dict | None = N
     stages = [
         {"stage": r["stage"], "wall_s": r["wall_s"], "x_real_time": DAY_S / r["wall_s"],
          "files_per_s": n_files / r["wall_s"], "peak_mb": r["peak_bytes"] / 2**20,
-         "cpu_s": r["cpu_s"], "events": r["events"], "model_loads": r["model_loads"]}
+         "cpu_s": r["cpu_s"], "read_bytes": r["read_bytes"], "events": r["events"],
+         "model_loads": r["model_loads"]}
         for r in rows
     ]  # fmt: skip
     return {
         **(extra or {}),
         "cores_used": cores_used(), "day_wall_s": sum(r["wall_s"] for r in rows),
         "day_cpu_s": sum(r["cpu_s"] for r in rows), "runs_per_day": len(rows),
+        "day_read_bytes": None if any(r["read_bytes"] is None for r in rows)
+        else sum(r["read_bytes"] for r in rows),
         "events_per_day": sum(r["events"] for r in rows),
         "model_loads_per_day": sum(r["model_loads"] for r in rows),
         "day": DAY.isoformat(), "n_files": n_files, "audio_s": DAY_S, "workers": workers,

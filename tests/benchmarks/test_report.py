@@ -102,10 +102,10 @@ def scaling_result() -> dict:
     stages = [
         {"stage": name, "wall_s": wall, "x_real_time": 86400.0 / wall,
          "files_per_s": 288 / wall, "peak_mb": 600.0, "cpu_s": cpu, "events": events,
-         "model_loads": loads}
-        for name, wall, cpu, events, loads in (
-            ("raw_files", 10.0, 15.0, 12, 0), ("spectrograms", 60.0, 110.0, 16, 0),
-            ("anomaly_scores", 8.0, 15.0, 26, 1), ("detections", 2.0, 10.0, 26, 1),
+         "model_loads": loads, "read_bytes": read}
+        for name, wall, cpu, events, loads, read in (
+            ("raw_files", 10.0, 15.0, 12, 0, 4.32e9), ("spectrograms", 60.0, 110.0, 16, 0, 4.32e9),
+            ("anomaly_scores", 8.0, 15.0, 26, 1, 0.2e9), ("detections", 2.0, 10.0, 26, 1, 0.16e9),
         )
     ]  # fmt: skip
     return {
@@ -114,7 +114,7 @@ def scaling_result() -> dict:
         "timed_s": 78.0, "timed_x_real_time": 86400.0 / 78.0, "target_s": 60.0,
         "peak_mb": 600.0, "target_peak_mb": 2048.0, "memory": "sampled RSS, process + workers",
         "cores_used": 2, "day_wall_s": 80.0, "day_cpu_s": 150.0, "runs_per_day": 4,
-        "events_per_day": 80, "model_loads_per_day": 2, "archive_bytes": 288 * 15e6,
+        "events_per_day": 80, "model_loads_per_day": 2, "day_read_bytes": 9e9, "archive_bytes": 288 * 15e6,
         "bytes_per_file": 15e6, "read_decode_s_per_file": 0.05, "read_decode_files": 12,
         "model_version": 1, "model_load_s": 0.2, "model_load_repeats": 3,
         "champion_load_s": 3.5, "model_bytes": 27e6, "machine": MACHINE,
@@ -155,7 +155,9 @@ def test_the_scaling_section_quotes_the_derived_figures_and_marks_assumptions():
     report["pipeline"] = scaling_result()
     text = benchmarks_markdown(report)
     section = text.split("## Scaling out (computed from the figures above)")[1]
-    assert "| raw_files | 10.0 | 8,640 | 28.8 | 600 | 15.0 | 12 |" in text  # CPU s, entries
+    assert (
+        "| raw_files | 10.0 | 8,640 | 28.8 | 600 | 15.0 | 4,320 | 12 |" in text
+    )  # CPU, MB, entries
     assert "**Per-core rate: 540x real time** = 86,400 s of audio / (80.0 s wall" in section
     assert "x 2 cores used), i.e. 160 core-seconds per day" in section
     assert "**A year (365 days) on this machine: 8.1 h**" in section
@@ -164,7 +166,11 @@ def test_the_scaling_section_quotes_the_derived_figures_and_marks_assumptions():
     assert "takes 0.200 s (median of 3)" in section
     assert "| compute alone (days x core-s per day / cores) | 2.5 h | 19 min |" in section
     assert "| archive files per second (object-store GETs) | 115 | 922 |" in section
-    assert "| object-store bandwidth needed | 1.73 GB/s | 13.82 GB/s |" in section
+    assert "| object-store bandwidth needed (each file read once) | 1.73 GB/s | 13.82 GB/s |" in (
+        section
+    )
+    assert "9.00 GB in all" in section and "2.08x the day's archive bytes" in section  # 9 / 4.32
+    assert "measured reads (2.08x), were all on the store | 3.60 GB/s | 28.80 GB/s |" in section
     assert "| Postgres event-log writes | 32 events/s | 256 events/s |" in section
     assert section.count("**Assumed:**") == len(ASSUMPTIONS)
     bandwidth_h = 3650 * 288 * 15e6 / ASSUMPTIONS["object_store_bytes_s"]["value"] / 3600
