@@ -258,8 +258,10 @@ def map_files(
     """``fn(item, *args)`` for every item, in order, on ``workers`` processes.
 
     Processes are spawned (not forked: the caller may hold threads, e.g. torch's), once per
-    call, so a whole day or backfill range pays the start-up once. ``on_done(i, n)`` reports
-    progress.
+    call, so a whole day or backfill range pays the start-up once. Each worker runs its
+    numerical libraries (BLAS, OpenMP) on one thread: the workers are the parallelism, and
+    ``workers`` processes of several threads each oversubscribe the cores (25% slower measured on
+    2 cores). ``on_done(i, n)`` reports progress.
     """
     n = len(items)
     if workers <= 1 or n <= 1:
@@ -269,9 +271,18 @@ def map_files(
                 on_done(i + 1, n)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, n), mp_context=context, initializer=_one_thread_per_worker
+    ) as pool:
         futures = [pool.submit(fn, item, *args) for item in items]
         for i, future in enumerate(futures):
             yield future.result()
             if on_done:
                 on_done(i + 1, n)
+
+
+def _one_thread_per_worker() -> None:
+    """Pool initializer: one thread for BLAS / OpenMP in this worker process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # called, not entered: the limit holds for the worker's lifetime
