@@ -216,20 +216,25 @@ def file_windows(path: AnyPath, root: AnyPath, config: FrontEndConfig) -> FileWi
             "end_utc": _utc(i.end_utc),
             "detail": i.detail,
         }
-        for i in find_quality_issues(
-            raw.samples,
-            raw.valid,
-            start_utc=_utc(raw.start_utc),
-            sample_rate_hz=raw.sample_rate_hz,
-            bits=raw.bits,
-            record_times_utc=raw.record_times_utc,
-        )
+        for i in quality_issues(raw)
     ]
     issues += [
         {"file": rel, "kind": f.kind, "start_utc": None, "end_utc": None, "detail": _detail(f, rel)}
         for f in faults
     ]
     return FileWindows(file=rel, features=out.features, rows=rows, issues=issues)
+
+
+def quality_issues(raw) -> list:
+    """The quality finder's issues of a decoded file (``read_file``'s result)."""
+    return find_quality_issues(
+        raw.samples,
+        raw.valid,
+        start_utc=_utc(raw.start_utc),
+        sample_rate_hz=raw.sample_rate_hz,
+        bits=raw.bits,
+        record_times_utc=raw.record_times_utc,
+    )
 
 
 def misfiled_windows(

@@ -141,17 +141,9 @@ def _front_end_float(path: Path, front_end: FrontEnd) -> None:
 
 
 def _quality(raw) -> None:
-    from aco_assets.processing import _utc
-    from aco_assets.quality import find_quality_issues
+    from aco_assets.processing import quality_issues
 
-    find_quality_issues(
-        raw.samples,
-        raw.valid,
-        start_utc=_utc(raw.start_utc),
-        sample_rate_hz=raw.sample_rate_hz,
-        bits=raw.bits,
-        record_times_utc=raw.record_times_utc,
-    )
+    quality_issues(raw)
 
 
 def measure_files(*, n_files: int, repeats: int) -> dict:

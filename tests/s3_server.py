@@ -9,21 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from orchestration.scale_services import S3Server, free_port
 
 
 @contextmanager
@@ -36,11 +25,11 @@ def s3_environment() -> Iterator[str]:
     from s3fs import S3FileSystem
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    settings = {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}
+    settings = S3Server(endpoint_url=endpoint).environment()
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     S3FileSystem.clear_instance_cache()

@@ -7,13 +7,13 @@ The whole deployment shape (Postgres, an S3 server, two Dask worker processes) i
 from __future__ import annotations
 
 import os
-import socket
 
 import dagster as dg
 import pytest
 
 from orchestration.errors import AcoInputError
 from orchestration.executors import aco_executor
+from orchestration.scale_services import free_port
 
 
 @dg.op
@@ -29,12 +29,6 @@ def plus_one(pid: int) -> int:
 @dg.job(executor_def=aco_executor)
 def two_steps():
     plus_one(where_am_i())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_dask_executor_runs_each_step_as_a_task_of_the_cluster(tmp_path):
@@ -63,7 +57,7 @@ def test_the_default_executor_stays_dagsters_multiprocess_one(tmp_path):
 def test_an_unreachable_dask_scheduler_is_one_clear_error():
     from orchestration.executors import dask_workers
 
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(AcoInputError, match=f"dask scheduler not reachable at {address}"):
         dask_workers(address, timeout_s=2)
 
@@ -71,7 +65,7 @@ def test_an_unreachable_dask_scheduler_is_one_clear_error():
 def test_an_unreachable_postgres_is_one_clear_error_without_the_password():
     from orchestration.runner import check_postgres
 
-    url = f"postgresql+psycopg2://aco:secret@127.0.0.1:{_free_port()}/dagster"
+    url = f"postgresql+psycopg2://aco:secret@127.0.0.1:{free_port()}/dagster"
     with pytest.raises(AcoInputError, match="postgres not reachable at") as caught:
         check_postgres(url, what="ACO_DAGSTER_POSTGRES_URL")
     assert "secret" not in str(caught.value)
