@@ -265,8 +265,8 @@ def map_files(
     Processes are spawned (not forked: the caller may hold threads, e.g. torch's), once per
     call, so a whole day or backfill range pays the start-up once. Each worker runs its
     numerical libraries (BLAS, OpenMP) on one thread: the workers are the parallelism, and
-    ``workers`` processes of several threads each oversubscribe the cores (25% slower measured on
-    2 cores). ``on_done(i, n)`` reports progress.
+    ``workers`` processes of several threads each oversubscribe the cores (`make bench-pipeline`
+    shows the spectrograms stage). ``on_done(i, n)`` reports progress.
     """
     n = len(items)
     if workers <= 1 or n <= 1:
