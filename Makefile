@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SOUNDS ?= ../shared/data
 RESULTS ?= $(DATA)/results
 SEEDS ?= 0 1 2
-STEP = $(BIN)/python -m orchestration.steps --timings $(RESULTS)/timings.json
+STEP = $(BIN)/python -m orchestration.studies.steps --timings $(RESULTS)/timings.json
 
 .PHONY: venv demo test test-scale lint ui ui-check bench bench-pipeline results results-check clean
 
@@ -33,7 +33,7 @@ test: $(STAMP)
 ## it when missing), an S3 server (moto) and a Dask cluster of 2 workers on 127.0.0.1; 3 days of
 ## the test archive through them, compared row by row with a local run. Stops all it started.
 test-scale: $(STAMP)
-	$(BIN)/python -m orchestration.scale_check
+	$(BIN)/python -m orchestration.checks.scale_check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,7 +49,7 @@ ui: $(STAMP)
 ui-check: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
-	$(BIN)/python -m orchestration.ui_check $(if $(UI_DATA),--data $(UI_DATA))
+	$(BIN)/python -m orchestration.checks.ui_check $(if $(UI_DATA),--data $(UI_DATA))
 
 ## Speed benchmarks (print figures; run on a quiet machine)
 bench: $(STAMP)
@@ -62,23 +62,23 @@ bench: $(STAMP)
 ## stage; adds it to docs/benchmarks.md and the README's block (run on a quiet machine).
 bench-pipeline: $(STAMP)
 	$(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md --run pipeline
-	$(BIN)/python -m orchestration.docs_blocks --results $(RESULTS) --sources benchmarks
+	$(BIN)/python -m orchestration.studies.docs_blocks --results $(RESULTS) --sources benchmarks
 
 ## Regenerate every figure and table of README.md and docs/ from the runs below (README:
 ## "Regenerating the results"). Needs the real recordings in $(SOUNDS).
 results: results-check $(STAMP)
 	rm -f $(RESULTS)/timings.json
 	$(STEP) yardstick --of 1/10 -- $(BIN)/aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md
-	$(STEP) model-study --of 2/10 -- $(BIN)/python -m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2 --fresh --out docs/model_results.md
+	$(STEP) model-study --of 2/10 -- $(BIN)/python -m orchestration.studies.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2 --fresh --out docs/model_results.md
 	rm -rf $(RESULTS)/demo
 	$(STEP) demo --of 3/10 -- $(BIN)/aco demo --data $(RESULTS)/demo
 	$(STEP) demo-results --of 4/10 -- $(BIN)/aco results --data $(RESULTS)/demo --out docs/demo_results.md
-	$(STEP) real-sound --of 5/10 -- $(BIN)/python -m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md --note 'Model: the champion of the demo archive (`aco demo`, a step of `make results`).'
+	$(STEP) real-sound --of 5/10 -- $(BIN)/python -m aco_assets.scoring.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md --note 'Model: the champion of the demo archive (`aco demo`, a step of `make results`).'
 	$(STEP) calibration --of 6/10 -- $(BIN)/python -m aco_assets.synth.calibration --real $(SOUNDS) --docs docs
 	$(STEP) realistic-describe --of 7/10 -- $(BIN)/aco synth --preset realistic --sounds $(SOUNDS) --describe --docs docs/synthetic_archive.md
 	$(STEP) digits --of 8/10 -- $(BIN)/python -m ml.experiments.digits_doc --work $(RESULTS)/digits --seeds $(SEEDS) --out docs/digits.md --figures docs/figures
 	$(STEP) benchmarks --of 9/10 -- $(BIN)/python benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md
-	$(STEP) blocks --of 10/10 -- $(BIN)/python -m orchestration.docs_blocks --results $(RESULTS)
+	$(STEP) blocks --of 10/10 -- $(BIN)/python -m orchestration.studies.docs_blocks --results $(RESULTS)
 
 results-check:
 	$(if $(strip $(RESULTS)),,$(error RESULTS is empty: set RESULTS=DIR, the folder for the runs of make results))

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 import scipy.fft  # noqa: E402
 import scipy.signal  # noqa: E402
 
-from aco_assets.features import FrontEnd, FrontEndConfig  # noqa: E402
+from aco_assets.signal.features import FrontEnd, FrontEndConfig  # noqa: E402
 
 SAMPLE_RATE_HZ = 24000
 FILE_SAMPLES = 7_200_000  # one 5-minute file
@@ -141,7 +141,7 @@ def _front_end_float(path: Path, front_end: FrontEnd) -> None:
 
 
 def _quality(raw) -> None:
-    from aco_assets.processing import quality_issues
+    from aco_assets.signal.processing import quality_issues
 
     quality_issues(raw)
 
@@ -149,7 +149,7 @@ def _quality(raw) -> None:
 def measure_files(*, n_files: int, repeats: int) -> dict:
     """Per-file CPU seconds of the floor and the per-file work on a synthetic archive day."""
     from aco_assets.hydrophone import read_file
-    from aco_assets.processing import file_windows
+    from aco_assets.signal.processing import file_windows
     from aco_assets.synth import write_archive
 
     front_end = FrontEnd(PRODUCTION)

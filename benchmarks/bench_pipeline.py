@@ -123,7 +123,7 @@ def ensure_archive(root: Path) -> None:
 
 
 def has_champion(resources: dict) -> bool:
-    from aco_assets.model_registry import NoChampionError, champion_version
+    from aco_assets.storage.model_registry import NoChampionError, champion_version
 
     mlflow_resource = resources["mlflow_resource"]
     try:
@@ -251,7 +251,7 @@ def archive_io(files: list) -> dict:
 def model_load(resources: dict) -> dict:
     """Load time of the champion: the registry path a stage takes (``load_champion``: registry
     look-ups, cache checksums, load) once, then ``FittedDetector.load`` of its cached artifact."""
-    from aco_assets.model_registry import load_champion
+    from aco_assets.storage.model_registry import load_champion
     from ml import FittedDetector
 
     mlflow_resource = resources["mlflow_resource"]
@@ -293,9 +293,9 @@ def ensure_champion(resources: dict, instance) -> None:
     """
     import dagster as dg
 
-    from aco_assets.detector import detector
-    from aco_assets.model_registry import set_champion
-    from aco_assets.typical_windows import typical_windows
+    from aco_assets.defs.detector import detector
+    from aco_assets.defs.typical_windows import typical_windows
+    from aco_assets.storage.model_registry import set_champion
 
     if has_champion(resources):
         return
@@ -408,12 +408,12 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     logging.getLogger("dagster").setLevel(logging.WARNING)  # run events would drown the table
-    from aco_assets.anomaly_scores import anomaly_scores
-    from aco_assets.detections import detections
+    from aco_assets.defs.anomaly_scores import anomaly_scores
+    from aco_assets.defs.detections import detections
+    from aco_assets.defs.raw_files import raw_files
+    from aco_assets.defs.resources import MlflowResource, StorageResource
+    from aco_assets.defs.spectrograms import spectrograms
     from aco_assets.hydrophone import Archive
-    from aco_assets.raw_files import raw_files
-    from aco_assets.resources import MlflowResource, StorageResource
-    from aco_assets.spectrograms import spectrograms
 
     work = args.work or Path(tempfile.mkdtemp(prefix="aco-bench-"))
     archive, data = work / "archive", (args.data or work / "data")

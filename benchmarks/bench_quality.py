@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aco_assets.quality import find_quality_issues
+from aco_assets.signal.quality import find_quality_issues
 
 FS, SPR, SECONDS = 24000, 4096, 300.0
 

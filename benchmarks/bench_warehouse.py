@@ -24,8 +24,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from aco_assets.warehouse import Warehouse
-from aco_assets.warehouse_schema import TABLES_BY_NAME
+from aco_assets.storage.warehouse import Warehouse
+from aco_assets.storage.warehouse_schema import TABLES_BY_NAME
 
 WINDOWS_PER_DAY = 288 * 60
 READ_SQL = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aco_assets import (
+from aco_assets.defs import (
     anomaly_scores,
     detections,
     detector,
@@ -14,7 +14,7 @@ from aco_assets import (
     spectrograms,
     typical_windows,
 )
-from aco_assets.resources import MlflowResource, StorageResource
+from aco_assets.defs.resources import MlflowResource, StorageResource
 from orchestration.executors import aco_executor
 from orchestration.jobs import (
     daily_job,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aco_assets.anomaly_scores import anomaly_scores
-from aco_assets.detections import detections
-from aco_assets.detector import detector
-from aco_assets.evaluation_report import evaluation
-from aco_assets.raw_files import raw_files
-from aco_assets.review_clips import review_clips
-from aco_assets.spectrograms import spectrograms
-from aco_assets.typical_windows import typical_windows
+from aco_assets.defs.anomaly_scores import anomaly_scores
+from aco_assets.defs.detections import detections
+from aco_assets.defs.detector import detector
+from aco_assets.defs.evaluation_report import evaluation
+from aco_assets.defs.raw_files import raw_files
+from aco_assets.defs.review_clips import review_clips
+from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.defs.typical_windows import typical_windows
 
 INGEST = [raw_files, spectrograms]
 TRAIN = [typical_windows, detector]

@@ -8,7 +8,7 @@ on a Dask cluster (``execution``, :mod:`orchestration.executors`), where :meth:`
 runs several days at once, one run per day, each step on whichever worker is free. Around each
 run it keeps the data folder's lock and the pools sound (:mod:`orchestration.recovery`), and
 feeds the run's log records to a one-line-per-stage console
-(:class:`orchestration.console.StageProgress`; steps on Dask log there, not here: one line per
+(:class:`orchestration.cli.console.StageProgress`; steps on Dask log there, not here: one line per
 finished run instead).
 
 Uses Dagster internals (``dagster._core``) that the public API does not expose: the workspace's
@@ -29,8 +29,8 @@ from typing import Any
 
 import dagster as dg
 
-from aco_assets.layout import DataLayout
-from orchestration.console import StageProgress
+from aco_assets.storage.layout import DataLayout
+from orchestration.cli.console import StageProgress
 from orchestration.errors import AcoRunError
 from orchestration.recovery import (
     DataFolderLock,
@@ -140,7 +140,7 @@ class Launcher:
 
     def partition_bounds(self) -> tuple[dt.date, dt.date]:
         """First and last day of the daily partitions of the loaded code location."""
-        from aco_assets.partitions import daily_partitions
+        from aco_assets.defs.partitions import daily_partitions
 
         keys = daily_partitions.get_partition_keys()
         start = dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))

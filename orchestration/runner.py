@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aco_assets.layout import ENV_ARCHIVE_ROOT, ENV_DATA_DIR, DataLayout
+from aco_assets.storage.layout import ENV_ARCHIVE_ROOT, ENV_DATA_DIR, DataLayout
 from orchestration.errors import AcoInputError
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ POSTGRES_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster-postgres.yaml"
 ENV_DAGSTER_POSTGRES_URL = "ACO_DAGSTER_POSTGRES_URL"
 ENV_DASK_SCHEDULER = "ACO_DASK_SCHEDULER"
 Executor = Literal["in_process", "dask"]
-ENV_FIRST_DAY = "ACO_FIRST_DAY"  # the same name as aco_assets.partitions.ENV_FIRST_DAY
+ENV_FIRST_DAY = "ACO_FIRST_DAY"  # the same name as aco_assets.defs.partitions.ENV_FIRST_DAY
 DEFAULT_FIRST_DAY = dt.date(2016, 1, 1)
 Stage = Literal["ingest", "train", "detect", "evaluation"]
 STAGES: tuple[Stage, ...] = ("ingest", "train", "detect", "evaluation")
@@ -288,7 +288,7 @@ def _execution(
 def _explicit_resources(layout: DataLayout) -> dict[str, Any]:
     """The resources' settings as run config: a worker reads them from the run, not its
     environment, so one cluster serves any data folder."""
-    from aco_assets.resources import MlflowResource, StorageResource
+    from aco_assets.defs.resources import MlflowResource, StorageResource
 
     mlflow = MlflowResource(storage=StorageResource())
     mlflow_config = {"tracking_uri": mlflow.resolved_tracking_uri()}
@@ -347,8 +347,8 @@ def _write_empty_coverage(layout: DataLayout, days: Sequence[dt.date]) -> None:
         return
     import pyarrow as pa
 
-    from aco_assets.raw_files import day_coverage
-    from aco_assets.warehouse import Warehouse
+    from aco_assets.defs.raw_files import day_coverage
+    from aco_assets.storage.warehouse import Warehouse
 
     rows = [day_coverage(day, [], []) for day in days]
     Warehouse(layout.duckdb_path).replace_many(
@@ -361,8 +361,12 @@ def _has_champion() -> bool:
 
 
 def _champion_version() -> int | None:
-    from aco_assets.model_registry import ModelRegistryError, NoChampionError, champion_version
-    from aco_assets.resources import MlflowResource, StorageResource
+    from aco_assets.defs.resources import MlflowResource, StorageResource
+    from aco_assets.storage.model_registry import (
+        ModelRegistryError,
+        NoChampionError,
+        champion_version,
+    )
 
     resource = MlflowResource(storage=StorageResource())
     try:

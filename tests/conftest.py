@@ -59,13 +59,13 @@ class Lineage:
         )
 
     def warehouse(self):
-        from aco_assets.warehouse import Warehouse
+        from aco_assets.storage.warehouse import Warehouse
 
         return Warehouse(self.data / "aco.duckdb")
 
 
 def lineage_resources(archive: Path, data: Path) -> dict:
-    from aco_assets.resources import MlflowResource, StorageResource
+    from aco_assets.defs.resources import MlflowResource, StorageResource
 
     storage = StorageResource(data_dir=str(data), archive_root=str(archive))
     return {"storage": storage, "mlflow_resource": MlflowResource(storage=storage)}
@@ -84,13 +84,13 @@ def synthetic_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
     """raw_files .. detections materialized for every day of ``synthetic_archive``."""
-    from aco_assets.anomaly_scores import anomaly_scores
-    from aco_assets.detections import detections
-    from aco_assets.detector import detector
+    from aco_assets.defs.anomaly_scores import anomaly_scores
+    from aco_assets.defs.detections import detections
+    from aco_assets.defs.detector import detector
+    from aco_assets.defs.raw_files import raw_files
+    from aco_assets.defs.spectrograms import spectrograms
+    from aco_assets.defs.typical_windows import typical_windows
     from aco_assets.hydrophone import Archive
-    from aco_assets.raw_files import raw_files
-    from aco_assets.spectrograms import spectrograms
-    from aco_assets.typical_windows import typical_windows
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     data = tmp_path_factory.mktemp("data")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from orchestration.scale_services import S3Server, free_port
+from orchestration.checks.scale_services import S3Server, free_port
 
 
 @contextmanager

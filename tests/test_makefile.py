@@ -11,15 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # The generators `make results` runs, in this order (a fragment of each recipe line).
 GENERATORS = (
     "aco yardstick --sounds $(SOUNDS) --work $(RESULTS)/yardstick --seeds $(SEEDS) --out docs/results.md",
-    "-m orchestration.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2",
+    "-m orchestration.studies.model_study --work $(RESULTS)/yardstick --seeds $(SEEDS) --jobs 2",
     "aco demo --data $(RESULTS)/demo",
     "aco results --data $(RESULTS)/demo --out docs/demo_results.md",
-    "-m aco_assets.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md",
+    "-m aco_assets.scoring.real_sound --shared $(SOUNDS) --data $(RESULTS)/demo --out docs/real_sound.md",
     "-m aco_assets.synth.calibration --real $(SOUNDS) --docs docs",
     "aco synth --preset realistic --sounds $(SOUNDS) --describe --docs docs/synthetic_archive.md",
     "-m ml.experiments.digits_doc --work $(RESULTS)/digits --seeds $(SEEDS) --out docs/digits.md",
     "benchmarks/report.py --work $(RESULTS)/bench --out docs/benchmarks.md",
-    "-m orchestration.docs_blocks --results $(RESULTS)",
+    "-m orchestration.studies.docs_blocks --results $(RESULTS)",
 )
 
 
@@ -54,7 +54,7 @@ def test_results_runs_every_generator_in_order_yardstick_first():
     assert all(lines[i].startswith("$(STEP) ") for i in positions)
     text = (ROOT / "Makefile").read_text()
     assert re.search(
-        r"^STEP = .*-m orchestration\.steps --timings \$\(RESULTS\)/timings\.json", text, re.M
+        r"^STEP = .*-m orchestration\.studies\.steps --timings \$\(RESULTS\)/timings\.json", text, re.M
     )
 
 

@@ -1,7 +1,7 @@
 """The ACO hydrophone archive: the HYD24BBpk codec, the archive index and clips.
 
 Pure code (numpy, scipy, soundfile, matplotlib; fsspec / universal-pathlib for archives on
-object storage, :mod:`aco_assets.storage_paths`): never imports dagster, mlflow or duckdb.
+object storage, :mod:`aco_assets.storage.paths`): never imports dagster, mlflow or duckdb.
 All datetimes are naive UTC. See docs FORMAT.md for the file format.
 """
 

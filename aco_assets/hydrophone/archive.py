@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..storage_paths import as_path
+from ..storage.paths import as_path
 from .clip import Clip, NoDataWarning, as_utc
 from .codec import read_file
 from .errors import OnFault
@@ -86,7 +86,7 @@ class Archive:
     ----------
     root : str or path-like
         The directory holding the ``YYYY/MM/DD`` tree: a local path, or a URL such as
-        ``s3://bucket/prefix`` (read through fsspec, :mod:`aco_assets.storage_paths`).
+        ``s3://bucket/prefix`` (read through fsspec, :mod:`aco_assets.storage.paths`).
     storage_options : mapping, optional
         Options of the URL's fsspec file system (credentials and endpoint otherwise come from
         the standard environment variables, e.g. ``AWS_ENDPOINT_URL``).

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..storage_paths import AnyPath, as_path, is_remote
+from ..storage.paths import AnyPath, as_path, is_remote
 from .errors import AcoFormatError, Fault, FileNameError, OnFault
 from .records import Layout, RecordTable, scan_buffer
 from .timing import (

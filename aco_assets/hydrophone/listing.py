@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from ..storage_paths import AnyPath, relative_posix
+from ..storage.paths import AnyPath, relative_posix
 from .errors import FileNameError
 from .timing import FILE_DURATION_S, FILE_EXTENSION, parse_file_name
 

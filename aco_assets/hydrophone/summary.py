@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ..storage_paths import AnyPath, as_path
+from ..storage.paths import AnyPath, as_path
 from .errors import Fault, FileNameError
 from .records import Layout, scan_buffer
 from .timing import SAMPLE_RATE_HZ, SAMPLES_PER_RECORD, ns_to_datetime, parse_file_name

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from aco_assets.storage_paths import as_path, is_remote
+from aco_assets.storage.paths import as_path, is_remote
 
 CATALOG_NAME = "catalog.parquet"
 CATALOG_CSV_NAME = "catalog.csv"

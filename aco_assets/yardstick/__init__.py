@@ -6,7 +6,7 @@ Pure (numpy, scipy, scikit-learn, pyarrow).
   z-score detector PAM users run (:class:`BandEnergyDetector`).
 - :mod:`~aco_assets.yardstick.truth`: ground truth per step (:func:`step_truth`).
 - :mod:`~aco_assets.yardstick.intervals`: the anomaly rule (:func:`is_anomalous`, the one of
-  :mod:`aco_assets.protocol`), episodes of flagged steps, audio hours.
+  :mod:`aco_assets.scoring.protocol`), episodes of flagged steps, audio hours.
 - :mod:`~aco_assets.yardstick.ranking`: class-balanced and event-balanced AUC, pAUC.
 - :mod:`~aco_assets.yardstick.operating`: recall, false alarms per hour and precision at a
   threshold, and the best recall within a false-alarm budget.

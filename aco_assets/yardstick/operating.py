@@ -1,8 +1,8 @@
 """Event-level metrics at a threshold, and the best event recall within a false-alarm budget.
 
-At a threshold (rule :func:`~aco_assets.protocol.is_anomalous`, ``score > threshold``) flagged
+At a threshold (rule :func:`~aco_assets.scoring.protocol.is_anomalous`, ``score > threshold``) flagged
 steps merge into episodes (:func:`~aco_assets.yardstick.intervals.episodes`, gap
-``max_gap_s``, by default the project's :data:`~aco_assets.protocol.EPISODE_GAP_S`; pieces of at
+``max_gap_s``, by default the project's :data:`~aco_assets.scoring.protocol.EPISODE_GAP_S`; pieces of at
 most ``max_episode_s``). Fault steps take part (a glitch is flagged like anything else), then:
 
 - an episode **detects** an event when they overlap by the step rule (at least
@@ -26,8 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aco_assets.evaluation import SNR_BUCKETS_DB, EvaluationError, _bucket_name, _recall_table
-from aco_assets.protocol import EPISODE_GAP_S, is_anomalous
+from aco_assets.scoring.evaluation import (
+    SNR_BUCKETS_DB,
+    EvaluationError,
+    _bucket_name,
+    _recall_table,
+)
+from aco_assets.scoring.protocol import EPISODE_GAP_S, is_anomalous
 from aco_assets.yardstick.intervals import Episodes, _merge, overlap_pairs, union_seconds
 from aco_assets.yardstick.ranking import checked_scores
 from aco_assets.yardstick.truth import StepTruth
@@ -41,7 +46,7 @@ class OperatingPoint:
     """Event-level results at one threshold (definitions in the module docstring).
 
     ``recall_by_class`` and ``recall_by_snr`` map a class or SNR bucket name (as
-    :func:`aco_assets.evaluation.match_events`: ``lt0dB``, ``0to5dB``, ..., ``ge20dB``) to
+    :func:`aco_assets.scoring.evaluation.match_events`: ``lt0dB``, ``0to5dB``, ..., ``ge20dB``) to
     ``{"n_events", "n_detected", "recall"}``.
     """
 

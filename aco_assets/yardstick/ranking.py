@@ -8,7 +8,7 @@ Positives are event steps, negatives event-free steps; fault steps are in neithe
   ship passage does not outweigh a 50 ms implosion), negatives 1 each (``roc_auc_score`` with
   ``sample_weight``).
 - **pAUC** at FPR <= ``max_fpr`` over all positives, in both conventions of
-  :func:`aco_assets.evaluation.window_metrics`: McClish (1989) standardised (0.5 = chance) and
+  :func:`aco_assets.scoring.evaluation.window_metrics`: McClish (1989) standardised (0.5 = chance) and
   the DCASE ``integral / max_fpr`` (chance ``max_fpr / 2``).
 
 Dimension letters: S steps.
@@ -21,7 +21,7 @@ import logging
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from aco_assets.evaluation import EvaluationError, partial_auc
+from aco_assets.scoring.evaluation import EvaluationError, partial_auc
 from aco_assets.yardstick.truth import StepTruth
 
 logger = logging.getLogger(__name__)

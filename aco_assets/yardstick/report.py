@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from aco_assets.evaluation import SNR_BUCKETS_DB, Table
-from aco_assets.protocol import EPISODE_GAP_S
+from aco_assets.scoring.evaluation import SNR_BUCKETS_DB, Table
+from aco_assets.scoring.protocol import EPISODE_GAP_S
 from aco_assets.yardstick.operating import (
     MAX_EPISODE_S,
     OperatingPoint,

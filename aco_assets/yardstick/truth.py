@@ -1,11 +1,11 @@
 """Ground truth per step from the synthetic archive's events and faults tables.
 
-Overlap rule (the same as :func:`aco_assets.evaluation.window_labels`): a step and an event
+Overlap rule (the same as :func:`aco_assets.scoring.evaluation.window_labels`): a step and an event
 overlap when their intersection lasts at least ``min(min_overlap_s, 0.5 * event duration)``, so an
 implosion of 50 ms counts in the step that holds it and an event split across two steps counts in
 both. A step is a fault step when it shares any positive time with a fault (damaged samples
 anywhere in it); fault steps are scored apart, outside every acoustic metric. Event classes of
-the older catalogs' glitches (:data:`~aco_assets.evaluation.GLITCH_LABELS`) count as faults.
+the older catalogs' glitches (:data:`~aco_assets.scoring.evaluation.GLITCH_LABELS`) count as faults.
 
 Dimension letters: S steps, E events, F faults, P (step, event) pairs.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aco_assets.evaluation import GLITCH_LABELS, Table, table_columns
+from aco_assets.scoring.evaluation import GLITCH_LABELS, Table, table_columns
 from aco_assets.yardstick.intervals import check_spans, overlap_pairs
 
 EVENT_COLUMNS = ("event_id", "class", "start_utc", "end_utc", "snr_db")

@@ -20,7 +20,7 @@ TEMPLATE = ROOT / "dagster_home" / "dagster.yaml"
 
 def user_environment(**extra: str) -> dict[str, str]:
     """This process's environment without the settings in-process tests leave behind."""
-    from orchestration.yardstick import seed_environment
+    from orchestration.studies.yardstick import seed_environment
 
     env = {k: v for k, v in seed_environment().items() if k != "ACO_FIRST_DAY"}
     return {**env, **extra}
@@ -28,7 +28,7 @@ def user_environment(**extra: str) -> dict[str, str]:
 
 def aco(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *argv],
+        [sys.executable, "-m", "orchestration.cli.main", *argv],
         capture_output=True,
         text=True,
         timeout=900,
@@ -42,7 +42,7 @@ class Aco:
 
     def __init__(self, *argv: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", *argv],
+            [sys.executable, "-m", "orchestration.cli.main", *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -102,6 +102,6 @@ def data_instance(data: Path):
 
 
 def count(data: Path, sql: str) -> int:
-    from aco_assets.warehouse import Warehouse
+    from aco_assets.storage.warehouse import Warehouse
 
     return Warehouse(data / "aco.duckdb").query(sql).column(0)[0].as_py()

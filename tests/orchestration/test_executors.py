@@ -2,7 +2,7 @@
 the deployment settings: an unreachable Dask scheduler or Postgres server.
 
 The whole deployment shape (Postgres, an S3 server, two Dask worker processes) is exercised by
-`make test-scale` (orchestration/scale_check.py)."""
+`make test-scale` (orchestration/checks/scale_check.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import os
 import dagster as dg
 import pytest
 
+from orchestration.checks.scale_services import free_port
 from orchestration.errors import AcoInputError
 from orchestration.executors import aco_executor
-from orchestration.scale_services import free_port
 
 
 @dg.op

@@ -10,10 +10,10 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from aco_assets.layout import DataLayout
-from aco_assets.raw_files import SAMPLES_PER_FILE, raw_files
-from aco_assets.spectrograms import spectrograms
-from orchestration.report import pipeline_summary
+from aco_assets.defs.raw_files import SAMPLES_PER_FILE, raw_files
+from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.storage.layout import DataLayout
+from orchestration.cli.report import pipeline_summary
 from tests.conftest import lineage_resources
 
 DAY = dt.date(2016, 11, 30)  # the last day of a month: an impossible folder 2016/11/31 lands here
@@ -56,7 +56,7 @@ def broken_day(synthetic_archive, tmp_path_factory):
                 "ops": {k: {"config": {"workers": 1}} for k in ("raw_files", "spectrograms")}
             },
         )
-    from aco_assets.warehouse import Warehouse
+    from aco_assets.storage.warehouse import Warehouse
 
     return (
         root,

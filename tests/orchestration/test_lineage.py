@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from aco_assets.anomaly_scores import anomaly_scores
-from aco_assets.detections import detections
-from aco_assets.model_registry import CHAMPION
-from aco_assets.raw_files import raw_files
-from aco_assets.resources import ArchiveNotFoundError
-from aco_assets.spectrograms import spectrograms
+from aco_assets.defs.anomaly_scores import anomaly_scores
+from aco_assets.defs.detections import detections
+from aco_assets.defs.raw_files import raw_files
+from aco_assets.defs.resources import ArchiveNotFoundError
+from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.storage.model_registry import CHAMPION
 from aco_assets.synth import read_faults
 from tests.conftest import lineage_resources
 
@@ -71,7 +71,7 @@ def test_a_corrupt_file_is_reported_and_the_rest_of_the_day_still_processes(line
 
 
 def test_spectrograms_write_one_feature_row_per_window_and_pass_their_check(lineage):
-    from aco_assets.layout import DataLayout
+    from aco_assets.storage.layout import DataLayout
 
     layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)
     for day in lineage.days:
@@ -174,7 +174,7 @@ def test_detector_registers_a_champion_version_with_its_run(lineage):
     row = lineage.warehouse().query("SELECT * FROM model_versions WHERE is_champion").to_pylist()
     assert [r["model_version"] for r in row] == [int(version.version)]
     # anyone can load the champion from the registry and score feature windows with it
-    from aco_assets.layout import DataLayout
+    from aco_assets.storage.layout import DataLayout
 
     model = mlflow.pyfunc.load_model(f"models:/aco-detector@{CHAMPION}")
     layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)
@@ -238,7 +238,7 @@ def test_detections_are_merged_anomalous_steps(lineage):
 
 
 def test_reviewer_confirmed_events_leave_the_typical_selection(lineage):
-    from aco_assets.typical_windows import typical_windows
+    from aco_assets.defs.typical_windows import typical_windows
     from tests.conftest import TINY_TYPICAL
 
     config = {"ops": {"typical_windows": {"config": {**TINY_TYPICAL, "min_typical_windows": 1}}}}
@@ -299,14 +299,14 @@ def test_training_calibration_and_test_time_never_overlap(lineage):
 
 
 def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
-    from aco_assets.detector import (
+    from aco_assets.defs.detector import (
         DetectorTrainingConfig,
         gather_features,
         heldout_check,
         training_rows,
     )
-    from aco_assets.layout import DataLayout
-    from aco_assets.model_registry import load_champion
+    from aco_assets.storage.layout import DataLayout
+    from aco_assets.storage.model_registry import load_champion
     from tests.conftest import TINY_DETECTOR
 
     layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)

@@ -14,10 +14,10 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
-from aco_assets.anomaly_scores import anomaly_scores
-from aco_assets.detector import detector
-from aco_assets.model_registry import champion_version
-from aco_assets.warehouse import Warehouse
+from aco_assets.defs.anomaly_scores import anomaly_scores
+from aco_assets.defs.detector import detector
+from aco_assets.storage.model_registry import champion_version
+from aco_assets.storage.warehouse import Warehouse
 from tests.conftest import TINY_DETECTOR, lineage_resources
 
 

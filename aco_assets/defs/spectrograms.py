@@ -1,0 +1,244 @@
+"""``spectrograms``: the front end applied to every file of the day, streamed file by file.
+
+Writes the day's feature array to ``<store>/features/YYYY/YYYY-MM-DD.npy``
+(:mod:`aco_assets.storage.feature_store`; the store is the data directory unless ``ACO_STORE_ROOT``
+says otherwise) (shape (N, 1, F, T),
+row i = ``window_index`` i) with a JSON sidecar holding the front-end config, and one
+``windows`` row per analysis window (plus the day's ``quality_issues``) in one transaction.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Literal
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, report_day
+from aco_assets.defs.partitions import (
+    daily_partitions,
+    day_backfill_policy,
+    partition_days,
+    progress_logger,
+)
+from aco_assets.defs.raw_files import raw_files
+from aco_assets.defs.resources import StorageResource
+from aco_assets.reporting.figures import (
+    day_spectrogram,
+    markdown_image,
+    png_bytes,
+    status_strip_markdown,
+)
+from aco_assets.signal.features import FrontEnd, FrontEndConfig
+from aco_assets.signal.processing import FileWindows, file_windows, map_files, misfiled_windows
+from aco_assets.storage.feature_store import load_day_features, save_day_features  # noqa: F401 (re-exported)
+
+
+class SpectrogramsConfig(dg.Config):
+    workers: int = 2  # processes computing features in parallel
+    window_s: float = 5.0  # analysis window length, s (changing it requires retraining)
+    # features relative to each file's per-band median (spectral equalisation: transients stay,
+    # season / time of day / gain drift go; the default, measured against the two-channel front
+    # end by the model study, docs/model_results.md), absolute, or both as two channels;
+    # changing it requires retraining
+    normalise: Literal["none", "file_median", "file_median_and_absolute"] = "file_median"
+
+
+def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, pa.Table, pa.Table]:
+    columns: dict[str, list] = {}
+    for r in results:
+        for key, values in r.rows.items():
+            columns.setdefault(key, []).extend(values)
+    n = sum(r.n_windows for r in results)
+    windows = (
+        pa.table({"day": [day] * n, "window_index": list(range(n)), **columns})
+        if n
+        else pa.table({"day": pa.array([], pa.date32())})
+    )
+    issues = [{"day": day, **i} for r in results for i in r.issues]
+    issues += [
+        {
+            "day": day,
+            "file": r.file,
+            "kind": "unreadable",
+            "start_utc": None,
+            "end_utc": None,
+            "detail": r.error,
+        }
+        for r in results
+        if r.error
+    ]
+    issues_table = (
+        pa.Table.from_pylist(issues) if issues else pa.table({"day": pa.array([], pa.date32())})
+    )
+    features = np.concatenate([r.features for r in results]) if results else None
+    return features, windows, issues_table
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[raw_files],
+    backfill_policy=day_backfill_policy,
+    group_name="ingest",
+    kinds={"duckdb", "numpy"},
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
+    check_specs=[
+        day_check_spec(
+            "features_are_finite",
+            "spectrograms",
+            "Every feature value of the day's windows is finite: no NaN or inf reaches the "
+            "detector. One result per UTC day.",
+        )
+    ],
+)
+def spectrograms(
+    context: dg.AssetExecutionContext, config: SpectrogramsConfig, storage: StorageResource
+) -> Iterator:
+    """Log-frequency spectrogram windows of every file of the day (gaps and faults excluded and
+    counted), feature arrays on disk and one DuckDB row per window."""
+    archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
+    front_end = FrontEnd(FrontEndConfig(window_s=config.window_s, normalise=config.normalise))
+    days = partition_days(context)
+    items = [(day, f.path) for day in days for f in archive.day_files(day)]
+    results_of: dict[dt.date, list[FileWindows]] = {day: [] for day in days}
+    done = map_files(
+        file_windows,
+        [p for _, p in items],
+        archive.root,
+        front_end.config,
+        workers=config.workers,
+        on_done=progress_logger(context, "features of files"),
+    )
+    for (day, _), result in zip(items, done, strict=True):
+        results_of[day].append(result)
+    for day in days:  # misfiled entries: no windows, one quality issue each
+        shape = front_end.feature_shape
+        results_of[day] += [misfiled_windows(m, archive.root, shape) for m in archive.misfiled(day)]
+    checks: dict[dt.date, DayCheck] = {}
+    for day in days:
+        features, windows, issues = _day_tables(day, results_of[day])
+        if features is None:
+            features = np.zeros((0, *front_end.feature_shape), np.float32)
+        save_day_features(layout.features_path(day), features, front_end.config)
+        warehouse.replace_many(
+            [
+                ("windows", windows, "day = ?", [day]),
+                ("quality_issues", issues, "day = ?", [day]),
+            ]
+        )
+        unreadable = sum(r.error is not None for r in results_of[day])
+        report_day(
+            context,
+            day,
+            day_metadata(front_end, day, features, windows, issues, unreadable, layout),
+        )
+        checks[day] = features_are_finite(day, features)
+    yield from day_results(context, {"features_are_finite": checks})
+
+
+def day_metadata(front_end, day, features, windows: pa.Table, issues: pa.Table, unreadable, layout):
+    """The day's own window counts, hours of audio, a strip of its windows and its spectrogram."""
+    n = windows.num_rows
+    valid = int(sum(windows["valid"].to_pylist())) if n else 0
+    hours = n * front_end.config.window_s / 3600
+    metadata = {
+        "summary": dg.MetadataValue.text(
+            f"{day}: {n} windows of {front_end.config.window_s:g} s ({hours:.2f} h of audio), "
+            f"{valid} valid, {n - valid} invalid; {issues.num_rows} quality issues; "
+            f"{unreadable} unreadable files"
+            if n
+            else f"{day}: no windows (no readable files)"
+        ),
+        "windows": n,
+        "valid_windows": valid,
+        "invalid_windows": n - valid,
+        "audio_h": round(hours, 3),
+        "quality_issues": issues.num_rows,
+        "unreadable_files": int(unreadable),
+    }
+    if n:
+        metadata["windows_strip"] = dg.MetadataValue.md(_windows_strip(day, windows))
+        metadata["day_spectrogram"] = dg.MetadataValue.md(
+            _picture(front_end, day, features, windows)
+        )
+    metadata["feature_shape"] = str(front_end.feature_shape)
+    metadata["features_file"] = dg.MetadataValue.path(layout.relative(layout.features_path(day)))
+    return metadata
+
+
+def _windows_strip(day: dt.date, windows: pa.Table) -> str:
+    """The day's 288 five-minute slots: green with valid windows, yellow with invalid only."""
+    starts = np.array(windows["window_start"].to_pylist(), dtype="datetime64[s]")
+    slot = ((starts - np.datetime64(day, "s")).astype(np.int64) // 300).clip(0, 287)
+    valid = np.asarray(windows["valid"].to_pylist(), dtype=bool)
+    codes = np.zeros(288, np.int64)
+    np.maximum.at(codes, slot[~valid], 2)
+    codes[slot[valid]] = 1
+    return status_strip_markdown(
+        codes,
+        ("#d9d9d9", "#2a9d8f", "#e9c46a"),
+        alt=f"windows of {day}, 00-24 UTC: green valid, yellow invalid only, grey none",
+    )
+
+
+def features_are_finite(day: dt.date, features: np.ndarray) -> DayCheck:
+    """Every feature value of the day is finite (no NaN or inf reaches the model)."""
+    bad = int((~np.isfinite(features)).any(axis=tuple(range(1, features.ndim))).sum())
+    what = (
+        f"all {len(features)} windows finite"
+        if not bad
+        else f"{bad} of {len(features)} windows hold NaN or inf"
+    )
+    return DayCheck(
+        not bad,
+        f"{day}: {what}",
+        {"windows": len(features), "non_finite_windows": bad},
+        severity=dg.AssetCheckSeverity.ERROR,
+    )
+
+
+PICTURE_COLUMNS = 720  # time columns of a day picture (an 8-inch figure is 576 px wide)
+
+
+def thin_for_picture(
+    starts: np.ndarray,
+    levels: np.ndarray,
+    scores: np.ndarray | None = None,
+    *,
+    max_columns: int = PICTURE_COLUMNS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Merge time-ordered windows into at most ``max_columns`` picture columns.
+
+    Parameters
+    ----------
+    starts : (N,) datetime64[us]
+        Window starts, UTC, in time order.
+    levels : (N, F) float
+        Band levels, dB; a column holds the mean of its windows.
+    scores : (N,) float, optional
+        Window scores (NaN where not scored); a column holds the highest, so anomalies stay visible.
+
+    Returns
+    -------
+    starts (M,), levels (M, F), scores (M,) or None, with M <= max_columns: the first start of
+    each column. A scatter of all 17k windows x 64 bands of a full day takes seconds to render.
+    """
+    per_column = -(-len(starts) // max_columns)  # ceil
+    if per_column <= 1:
+        return starts, levels, scores
+    edges = np.arange(0, len(starts), per_column)  # (M,) first window of each column
+    counts = np.diff(np.r_[edges, len(starts)])[:, None]  # (M, 1)
+    binned = np.add.reduceat(np.asarray(levels, dtype=np.float64), edges, axis=0) / counts  # (M, F)
+    peaks = None if scores is None else np.fmax.reduceat(np.asarray(scores, dtype=float), edges)
+    return starts[edges], binned, peaks
+
+
+def _picture(front_end: FrontEnd, day: dt.date, features: np.ndarray, windows: pa.Table) -> str:
+    starts = np.array(windows["window_start"].to_pylist(), dtype="datetime64[us]")
+    levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
+    starts, levels, _ = thin_for_picture(starts, levels)
+    fig = day_spectrogram(
+        starts, levels, front_end.band_centers_hz, title=f"{day} band levels (dB)"
+    )
+    return markdown_image(png_bytes(fig), f"spectrogram {day}")

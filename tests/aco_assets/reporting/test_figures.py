@@ -1,0 +1,71 @@
+"""Inline pictures for the Dagster UI: short enough to render in the metadata table."""
+
+from __future__ import annotations
+
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from aco_assets.reporting.figures import (
+    INLINE_MARKDOWN_MAX,
+    sparkline_markdown,
+    status_strip_markdown,
+)
+
+COLORS = ("#d9d9d9", "#2a9d8f", "#e9c46a", "#e76f51")
+
+
+def _svg(markdown: str) -> ET.Element:
+    uri = markdown[markdown.index("](") + 2 : -1]
+    assert uri.startswith("data:image/svg+xml,")
+    return ET.fromstring(urllib.parse.unquote(uri.removeprefix("data:image/svg+xml,")))
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        np.zeros(288, int),  # a day without files: background only
+        np.r_[np.ones(100, int), np.zeros(188, int)],  # one run of files
+        np.random.default_rng(0).integers(0, 4, 288),  # the worst case: a new status every slot
+        np.random.default_rng(1).integers(0, 2, 1440),  # detections over the minutes of a day
+    ],
+)
+def test_a_status_strip_stays_under_the_inline_limit_and_is_valid_svg(codes):
+    markdown = status_strip_markdown(codes, COLORS, alt="files")
+    assert len(markdown) <= INLINE_MARKDOWN_MAX
+    svg = _svg(markdown)
+    assert svg.tag.endswith("svg")
+
+
+def test_a_status_strip_draws_each_run_of_slots_once_in_its_colour():
+    codes = np.zeros(288, int)
+    codes[10:20] = 1
+    codes[50] = 3
+    svg = _svg(status_strip_markdown(codes, COLORS, alt="files"))
+    paths = {p.get("fill"): p.get("d") for p in svg if p.tag.endswith("path")}
+    assert paths == {COLORS[1]: "M10,0h10v1h-10z", COLORS[3]: "M50,0h1v1h-1z"}
+
+
+@pytest.mark.parametrize("n", [1, 48, 288, 2000])
+def test_a_sparkline_stays_under_the_inline_limit_with_gaps_and_a_threshold(n):
+    values = np.random.default_rng(n).normal(size=n)
+    values[n // 3 : n // 2] = np.nan
+    markdown = sparkline_markdown(values, threshold=1.5, alt="scores")
+    assert len(markdown) <= INLINE_MARKDOWN_MAX
+    svg = _svg(markdown)
+    assert any(e.get("stroke") == "red" for e in svg)  # the threshold rule
+
+
+def test_a_sparkline_puts_the_highest_value_at_the_top():
+    svg = _svg(sparkline_markdown(np.array([0.0, 1.0, 3.0, 2.0]), alt="s"))
+    (bars,) = [e for e in svg if e.tag.endswith("path") and e.get("stroke") != "red"]
+    tops = [int(bar.split("V")[1]) for bar in bars.get("d").split("M")[1:]]
+    assert len(tops) == 4 and tops.index(min(tops)) == 2  # SVG y grows downwards
+
+
+def test_a_sparkline_draws_no_bar_where_nothing_was_scored():
+    svg = _svg(sparkline_markdown(np.array([1.0, np.nan, np.nan, 2.0]), alt="s"))
+    (bars,) = [e for e in svg if e.tag.endswith("path")]
+    assert [b.split(",")[0] for b in bars.get("d").split("M")[1:]] == ["0.5", "3.5"]

@@ -1,0 +1,97 @@
+"""Per-file failures of the per-day stages: one row and one issue each, with a reason, no crash."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from aco_assets.hydrophone import Archive, archive_path_for, write_file
+from aco_assets.signal.features import FrontEndConfig
+from aco_assets.signal.processing import (
+    file_windows,
+    inventory_file,
+    misfiled_row,
+    misfiled_windows,
+)
+
+START = datetime(2016, 2, 15, 5, 0)
+DAY_FOLDER = "2016/02/15"
+
+
+def _unreadable(root, kind: str):
+    """A file of the day that cannot be read, named like a data file."""
+    path = root / DAY_FOLDER / "2016-02-15--05.05.HYD24BBpk"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(50_000))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        path.mkdir()
+    return path
+
+
+# (what the entry is, fault kind in raw_files, words of the reason)
+UNREADABLE = [
+    ("random", "not_hyd_format", "not a HYD24BBpk file"),  # random bytes
+    ("empty", "empty_file", "holds no bytes"),  # zero bytes
+    ("folder", "unreadable", "a folder, not a file"),  # a directory under a data file's name
+]
+
+
+@pytest.mark.parametrize(("kind", "fault", "words"), UNREADABLE)
+def test_an_unreadable_file_is_an_unreadable_row_with_its_reason(tmp_path, kind, fault, words):
+    path = _unreadable(tmp_path, kind)
+    row = inventory_file(path, tmp_path)
+    assert row["status"] == "unreadable" and row["n_samples"] == 0
+    assert words in row["reason"] and str(row["reason"]).count("unreadable") == 0
+    faults = json.loads(row["faults"])
+    assert [f["kind"] for f in faults] == [fault]
+    assert faults[0]["message"].startswith(f"{DAY_FOLDER}/2016-02-15--05.05.HYD24BBpk: ")
+    assert str(tmp_path) not in row["faults"] + row["reason"]  # archive paths, not this machine's
+
+
+@pytest.mark.parametrize(("kind", "fault", "words"), UNREADABLE)
+def test_an_unreadable_file_gives_no_windows_and_one_unreadable_issue(tmp_path, kind, fault, words):
+    path = _unreadable(tmp_path, kind)
+    out = file_windows(path, tmp_path, FrontEndConfig())
+    assert out.n_windows == 0 and out.rows == {}
+    assert words in out.error and str(tmp_path) not in out.error
+
+
+def test_a_good_file_has_no_reason_and_its_faults_name_the_archive_path(tmp_path):
+    path = tmp_path / archive_path_for(START)
+    x = np.random.default_rng(1).integers(-3000, 3000, 4 * 4096)
+    write_file(path, x, start_utc=START)
+    row = inventory_file(path, tmp_path)
+    assert (row["status"], row["reason"]) == ("ok", None)
+    path.write_bytes(path.read_bytes()[:-1000])  # a truncated last record
+    row = inventory_file(path, tmp_path)
+    assert row["status"] == "faulty" and "truncated_record" in row["reason"]
+    assert "nothing decodes" not in row["reason"] and str(tmp_path) not in row["reason"]
+    out = file_windows(path, tmp_path, FrontEndConfig())
+    (fault,) = [i for i in out.issues if i["kind"] == "truncated_record"]
+    assert fault["detail"].startswith("record 3: truncated_record") and out.error is None
+
+
+def test_a_misfiled_entry_is_a_misfiled_row_and_issue_with_the_listing_reason(tmp_path):
+    wrong = tmp_path / DAY_FOLDER / "2016-02-16--00.00.HYD24BBpk"
+    write_file(wrong, np.zeros(2 * 4096, np.int64), start_utc=datetime(2016, 2, 16))
+    (misfiled,) = Archive(tmp_path).misfiled(START.date())
+    row = misfiled_row(inventory_file(wrong, tmp_path), misfiled)
+    assert row["status"] == "misfiled" and row["n_records"] == 2  # its headers were read
+    assert (
+        row["nominal_start"] == datetime(2016, 2, 16) and "Move it to 2016/02/16/" in row["reason"]
+    )
+    assert json.loads(row["faults"])[0]["kind"] == "wrong_folder"
+    out = misfiled_windows(misfiled, tmp_path, (1, 4, 2))
+    assert out.n_windows == 0 and out.features.shape == (0, 1, 4, 2)
+    (issue,) = out.issues
+    assert (issue["file"], issue["kind"]) == (
+        f"{DAY_FOLDER}/2016-02-16--00.00.HYD24BBpk",
+        "misfiled",
+    )
+    assert issue["detail"].startswith("the name says 2016-02-16")
