@@ -7,6 +7,7 @@ from ml.config import DetectorConfig, TrainConfig
 from ml.errors import (
     ConfigError,
     DetectorError,
+    FitError,
     InputShapeError,
     ModelFileError,
     NotFittedError,
@@ -32,4 +33,5 @@ __all__ = [
     "SamplerCapError",
     "NotFittedError",
     "ModelFileError",
+    "FitError",
 ]

@@ -47,7 +47,8 @@ class DetectorConfig:
     normalise
         How inputs are standardised with statistics of the general data: ``"feature"`` per
         element ``(C, H, W)``, ``"row"`` per ``(C, H)`` (per frequency band, pooled over time),
-        ``"global"`` one mean and std, ``"none"`` raw.
+        ``"global"`` one mean and std, ``"none"`` raw. The pipeline's detector asset passes its
+        own choice (``"row"``); this default (``"feature"``) is the library's.
     std_floor
         Standard deviations below ``std_floor`` x the global std are raised to it (constant
         pixels or bands would otherwise be divided by zero).
@@ -119,6 +120,8 @@ class DetectorConfig:
         )
         _check(self.std_floor > 0, f"std_floor must be > 0, got {self.std_floor}")
         _check(self.reg_covar > 0, f"reg_covar must be > 0, got {self.reg_covar}")
+        _check(self.gmm_max_iter >= 1, f"gmm_max_iter must be >= 1, got {self.gmm_max_iter}")
+        _check(self.gmm_n_init >= 1, f"gmm_n_init must be >= 1, got {self.gmm_n_init}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (tuples become lists)."""

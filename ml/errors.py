@@ -13,6 +13,7 @@ __all__ = [
     "SamplerCapError",
     "NotFittedError",
     "ModelFileError",
+    "FitError",
 ]
 
 
@@ -38,3 +39,7 @@ class NotFittedError(DetectorError, RuntimeError):
 
 class ModelFileError(DetectorError, OSError):
     """A saved model directory is missing a file or holds inconsistent contents."""
+
+
+class FitError(DetectorError, RuntimeError):
+    """Fitting failed on the data given, e.g. a mixture covariance that is not positive definite."""

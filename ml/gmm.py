@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-from ml.errors import InputShapeError, NotFittedError
+from ml.errors import ConfigError, FitError, InputShapeError, NotFittedError
 
 __all__ = ["GaussianMixture", "ConvergenceWarning"]
 
@@ -75,6 +75,9 @@ class GaussianMixture:
         self.tol = float(tol)
         self.n_init = int(n_init)
         self.seed = int(seed)
+        for name in ("n_components", "max_iter", "n_init"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"GaussianMixture {name} must be >= 1, got {getattr(self, name)}")
         self.weights_: torch.Tensor | None = None
         self.means_: torch.Tensor | None = None
         self.covariances_: torch.Tensor | None = None
@@ -87,10 +90,19 @@ class GaussianMixture:
     def fit(self, x: np.ndarray | torch.Tensor) -> GaussianMixture:
         """Fit by EM on all of ``x`` (N, D); returns ``self``.
 
+        Warns
+        -----
+        ConvergenceWarning
+            If EM stops at ``max_iter`` before the mean log-likelihood settles (always with
+            ``max_iter=1``: one E-step leaves no change to compare with ``tol``).
+
         Raises
         ------
         InputShapeError
             If ``x`` is not 2-D, not finite, or has fewer samples than components.
+        FitError
+            If a component's covariance is not positive definite (its Cholesky factorisation
+            fails), e.g. with ``reg_covar=0`` on data that lie in a subspace.
         """
         x = self._as_tensor(x, check_dim=False)
         n_samples = x.shape[0]
@@ -113,13 +125,8 @@ class GaussianMixture:
         self.n_iter_ = int(state["n"])  # type: ignore[arg-type]
         self.lower_bounds_ = list(state["bounds"])  # type: ignore[arg-type]
         if not self.converged_:
-            warnings.warn(
-                f"GMM EM did not converge in max_iter={self.max_iter} iterations "
-                f"(last change {self.lower_bounds_[-1] - self.lower_bounds_[-2]:.2e} > "
-                f"tol={self.tol}); raise max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+            warnings.warn(_not_converged_message(self.lower_bounds_, self.max_iter, self.tol),
+                          ConvergenceWarning, stacklevel=2)  # fmt: skip
         return self
 
     def _em(self, x: torch.Tensor, resp: torch.Tensor) -> dict[str, object]:
@@ -221,6 +228,16 @@ class GaussianMixture:
         return t
 
 
+def _not_converged_message(bounds: list[float], max_iter: int, tol: float) -> str:
+    """The ConvergenceWarning text; the last change of the bound when there are two or more."""
+    if len(bounds) < 2:
+        last = f"a single E-step leaves no change of the bound to compare with tol={tol}"
+    else:
+        last = f"last change {bounds[-1] - bounds[-2]:.2e} > tol={tol}"
+    return (f"GMM EM did not converge in max_iter={max_iter} iterations ({last}); "
+            "raise max_iter or tol")  # fmt: skip
+
+
 def _log_gauss(x: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor) -> torch.Tensor:
     """log N(x | m_k, S_k) for every sample and component, (N, K); S_k^-1 = L_k L_k^T."""
     n_features = x.shape[1]
@@ -254,10 +271,29 @@ def _m_step(
     diff = x[None, :, :] - means[:, None, :]  # (K, N, D)
     cov = torch.einsum("nk,knd,kne->kde", resp, diff, diff) / nk[:, None, None]  # (K, D, D)
     cov = cov + reg_covar * torch.eye(n_features, dtype=_DTYPE)
-    chol = torch.linalg.cholesky(cov)  # (K, D, D) lower, S = C C^T
+    chol, info = torch.linalg.cholesky_ex(cov)  # (K, D, D) lower, S = C C^T; info (K,)
+    failed = (info != 0) | ~torch.isfinite(chol).flatten(1).all(dim=1)  # (K,)
+    if bool(failed.any()):
+        raise FitError(_cholesky_message(failed, nk, n_samples, n_features, reg_covar))
     eye = torch.eye(n_features, dtype=_DTYPE).expand_as(chol)
     prec_chol = torch.linalg.solve_triangular(chol, eye, upper=False).transpose(1, 2)  # (K, D, D)
     return nk / n_samples, means, cov, prec_chol
+
+
+def _cholesky_message(
+    failed: torch.Tensor, nk: torch.Tensor, n_samples: int, n_features: int, reg_covar: float
+) -> str:
+    """What failed in the M-step (which components, on how much data) and what to change."""
+    ks = [int(k) for k in torch.nonzero(failed).flatten()]
+    weights = ", ".join(f"{float(nk[k]):.3g}" for k in ks)
+    return (
+        f"GMM M-step: the covariance of component(s) {ks} of {failed.numel()} is not positive "
+        f"definite (Cholesky factorisation failed) with reg_covar={reg_covar:g}, "
+        f"{n_features} features and {n_samples} samples ({weights} of them in those "
+        "components): the data are too few or lie in a subspace (constant or collinear "
+        "features); fit on more (or more varied) samples, use fewer components, or raise "
+        "reg_covar (DetectorConfig.reg_covar for the detector)"
+    )
 
 
 def _kmeans_resp(x: torch.Tensor, n_components: int, gen: torch.Generator) -> torch.Tensor:

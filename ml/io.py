@@ -1,107 +1,25 @@
-"""Saving and loading a fitted detector: state dict + JSON config + arrays, no pickled objects.
+"""Saving and loading a fitted detector as functions: state dict + JSON config + arrays.
 
-Layout of a model directory::
-
-    config.json        detector config, train config, thresholds, combination statistics
-    model.pt           the module's state_dict (tensors only; loaded with weights_only=True)
-    gmm.npz            the GMM arrays
-    calibration.npz    calibration scores per score name
-    history.json       per-step training metrics
-    checksums.json     SHA-256 of each file above; :func:`load_detector` verifies them, so a
-                       truncated or corrupt copy is a :class:`~ml.errors.ModelFileError` that
-                       names the file (directories written before it existed load unverified)
+The layout of a model directory and its checks (SHA-256 per file, format version) are those of
+:mod:`ml.detector_files`; :func:`save_detector` and :func:`load_detector` are
+:meth:`FittedDetector.save <ml.scoring.FittedDetector.save>` and
+:meth:`FittedDetector.load <ml.scoring.FittedDetector.load>`. This module depends on the fitted
+detector, never the reverse.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from ml.config import DetectorConfig, TrainConfig
-from ml.errors import ModelFileError
-from ml.gmm import GaussianMixture
-from ml.model import NPDetector
-
-if TYPE_CHECKING:
-    from ml.scoring import FittedDetector
+from ml.detector_files import CHECKSUMS_FILE, FORMAT_VERSION, file_digests
+from ml.scoring import FittedDetector
 
 __all__ = ["save_detector", "load_detector", "file_digests", "FORMAT_VERSION", "CHECKSUMS_FILE"]
-
-logger = logging.getLogger(__name__)
-# 2: recon_error calibration scores, operating point; 3: scoring steps, error scales
-FORMAT_VERSION = 3
-_FILES = ("config.json", "model.pt", "gmm.npz", "calibration.npz", "history.json")
-CHECKSUMS_FILE = "checksums.json"
-
-
-def file_digests(directory: str | Path, names: tuple[str, ...] | None = None) -> dict[str, str]:
-    """SHA-256 (hex) of the files ``names`` of ``directory`` (default: every file in it, by name).
-
-    Files in subfolders are named by their path relative to ``directory`` with ``/``.
-    """
-    root = Path(directory)
-    if names is None:
-        names = tuple(
-            sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-        )
-    digests = {}
-    for name in names:
-        sha = hashlib.sha256()
-        with open(root / name, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                sha.update(block)
-        digests[name] = sha.hexdigest()
-    return digests
-
-
-def _verify_checksums(src: Path) -> None:
-    """Raise :class:`ModelFileError` naming the first file whose SHA-256 differs from the record."""
-    recorded = src / CHECKSUMS_FILE
-    if not recorded.is_file():
-        return  # written before checksums existed
-    try:
-        expected = json.loads(recorded.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{recorded} is not valid JSON ({e}); the copy is corrupt") from e
-    actual = file_digests(src, tuple(expected))
-    for name, digest in expected.items():
-        if actual[name] != digest:
-            size = (src / name).stat().st_size
-            raise ModelFileError(
-                f"{src / name} ({size} bytes) does not match its SHA-256 in {CHECKSUMS_FILE}: "
-                "the copy is truncated or corrupt"
-            )
 
 
 def save_detector(fitted: FittedDetector, directory: str | Path) -> Path:
     """Write ``fitted`` into ``directory`` (created if needed); returns the directory."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "detector_config": fitted.config.to_dict(),
-        "train_config": fitted.train.to_dict(),
-        "thresholds": fitted.thresholds,
-        "combine_stats": fitted.combine_stats,
-        "operating_point": fitted.operating_point,
-    }
-    (out / "config.json").write_text(json.dumps(meta, indent=2))
-    torch.save(fitted.model.state_dict(), out / "model.pt")
-    np.savez(out / "gmm.npz", **fitted.gmm.state_dict())
-    np.savez(out / "calibration.npz", **fitted.calibration_scores)
-    (out / "history.json").write_text(json.dumps(fitted.history))
-    (out / CHECKSUMS_FILE).write_text(json.dumps(file_digests(out, _FILES), indent=2))
-    logger.info("saved detector to %s", out)
-    return out
+    return fitted.save(directory)
 
 
 def load_detector(directory: str | Path) -> FittedDetector:
@@ -114,71 +32,4 @@ def load_detector(directory: str | Path) -> FittedDetector:
         ``checksums.json``, or it does not parse), the format version is unknown, or the state
         dict does not fit the saved configuration.
     """
-    src = Path(directory)
-    missing = [name for name in _FILES if not (src / name).is_file()]
-    if missing:
-        raise ModelFileError(f"model directory {src} lacks {missing}; was it written by save()?")
-    _verify_checksums(src)
-    return _read_detector(src)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0].split(". ")[0][:200] if text else type(e).__name__
-
-
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Turn whatever a truncated or corrupt ``path`` raises into one ModelFileError naming it."""
-    try:
-        yield
-    except ModelFileError:
-        raise
-    # torch raises RuntimeError ("failed finding central directory") or OSError (errno 22),
-    # numpy BadZipFile / ValueError / EOFError, json ValueError, a config KeyError
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ModelFileError(f"{path} is truncated or corrupt: {_first_line(e)}") from e
-
-
-def _read_detector(src: Path) -> FittedDetector:
-    from ml.scoring import FittedDetector
-
-    with _reading(src / "config.json"):
-        meta = json.loads((src / "config.json").read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{src / 'config.json'}: format_version {meta.get('format_version')!r}, "
-            f"this code reads {FORMAT_VERSION}; retrain the detector (`aco pipeline --retrain`)"
-        )
-    with _reading(src / "config.json"):
-        model = NPDetector(DetectorConfig.from_dict(meta["detector_config"]))
-        train = TrainConfig.from_dict(meta["train_config"])
-    with _reading(src / "model.pt"):
-        state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ModelFileError(
-            f"{src / 'model.pt'} does not match its config.json: {_first_line(e)}"
-        ) from e
-    with _reading(src / "gmm.npz"), np.load(src / "gmm.npz") as f:
-        gmm = GaussianMixture.from_state_dict({k: f[k] for k in f.files})
-    with _reading(src / "calibration.npz"), np.load(src / "calibration.npz") as f:
-        calibration = {k: f[k] for k in f.files}
-    with _reading(src / "history.json"):
-        history = json.loads((src / "history.json").read_text())
-    fitted = FittedDetector(
-        model,
-        gmm,
-        train=train,
-        calibration_scores=calibration,
-        combine_stats=meta["combine_stats"],
-        history=history,
-    )
-    if meta.get("operating_point") is not None:
-        fitted.operating_point = dict(meta["operating_point"])
-    if fitted.thresholds != meta["thresholds"]:
-        raise ModelFileError(
-            f"{src}: thresholds recomputed from calibration.npz differ from config"
-        )
-    return fitted
+    return FittedDetector.load(directory)

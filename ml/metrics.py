@@ -1,13 +1,18 @@
-"""Detection metrics: ROC curve, AUC, partial AUC and rates at a threshold (NumPy only).
+"""Detection metrics: ROC curve, AUC, partial AUC and rates at a threshold.
 
-Convention: higher score = more anomalous; label 1 = anomaly (positive), 0 = typical.
+The arithmetic is the project's one ROC implementation, :mod:`aco_assets.scoring.roc` (the
+evaluation of a model version uses it too); this module checks the inputs and raises the model
+package's :class:`~ml.errors.InputShapeError`.
+
+Convention: higher score = more anomalous; label 1 = anomaly (positive), 0 = typical. A sample
+is flagged at a threshold when ``score > threshold`` (the project's anomaly rule).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
+from aco_assets.scoring import roc
 from ml.errors import InputShapeError
 
 __all__ = ["roc_curve", "roc_auc", "partial_auc", "rates_at_threshold"]
@@ -30,34 +35,24 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
 
     Starts at (0, 0) and ends at (1, 1); tied scores form one step (as scikit-learn).
     """
-    y, s = _check(labels, scores)
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]  # last index of each distinct score
-    tps = np.cumsum(y)[last]
-    fps = (last + 1) - tps
-    return np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]]
+    fpr, tpr, _ = roc.roc_points(*_check(labels, scores))
+    return fpr, tpr
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U / (n_pos n_neg)); ties count one half."""
-    y, s = _check(labels, scores)
-    ranks = rankdata(s)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return roc.roc_auc(*_check(labels, scores))
 
 
 def partial_auc(labels: np.ndarray, scores: np.ndarray, *, max_fpr: float = 0.1) -> float:
     """Area under the ROC curve for FPR in [0, max_fpr], divided by max_fpr.
 
     The DCASE normalisation: 1 for a perfect detector, ``max_fpr / 2`` for chance (0.05 at
-    max_fpr = 0.1). Not the McClish-corrected value of scikit-learn's ``max_fpr`` option.
+    max_fpr = 0.1). Not the McClish-corrected value of scikit-learn's ``max_fpr`` option
+    (:func:`aco_assets.scoring.roc.mcclish_pauc`).
     """
     fpr, tpr = roc_curve(labels, scores)
-    stop = np.searchsorted(fpr, max_fpr, side="right")
-    x = np.r_[fpr[:stop], max_fpr]
-    y = np.r_[tpr[:stop], np.interp(max_fpr, fpr, tpr)]
-    return float(np.trapezoid(y, x) / max_fpr)
+    return roc.partial_area(fpr, tpr, max_fpr) / max_fpr
 
 
 def rates_at_threshold(

@@ -21,7 +21,7 @@ from ml.config import DetectorConfig
 from ml.errors import InputShapeError
 from ml.networks import build_decoder, build_encoder
 
-__all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase"]
+__all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase", "check_input", "encode_mu"]
 
 HeadName = Literal["generator", "discriminator"]
 HEAD_NAMES: tuple[HeadName, ...] = ("generator", "discriminator")
@@ -183,3 +183,18 @@ def check_input(x: torch.Tensor | np.ndarray, input_shape: tuple[int, int, int])
     )
     if not finite:
         raise InputShapeError(f"inputs shaped {shape} hold NaN or infinite values")
+
+
+@torch.no_grad()
+def encode_mu(model: NPDetector, x: np.ndarray, *, batch_size: int = 1024) -> torch.Tensor:
+    """Latent means mu (N, D) float32 of raw inputs x (N, C, H, W), in batches, no gradient.
+
+    The model's training mode is restored afterwards. Both the trainer (GMM fits, anomaly
+    pools) and the fitted detector (``latents``) read latents through this one function.
+    """
+    was_training = model.training
+    model.eval()
+    out = [model.encode(torch.from_numpy(x[i : i + batch_size]))[0] for i in
+           range(0, x.shape[0], batch_size)]  # fmt: skip
+    model.train(was_training)
+    return torch.cat(out)  # (N, D)

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from ml.config import DetectorConfig, ScoreName, TrainConfig
-from ml.errors import InputShapeError
+from ml.detector_files import DetectorFiles, read_detector_files, write_detector_files
+from ml.errors import InputShapeError, ModelFileError
 from ml.gmm import GaussianMixture
-from ml.model import NPDetector, check_input
-from ml.trainer import encode_mu
+from ml.model import NPDetector, check_input, encode_mu
+from ml.sampler import rejection_sample
 
 __all__ = ["Scores", "FittedDetector", "SCORE_NAMES", "SCORE_FIELDS", "generate_anomalies"]
 
@@ -204,17 +205,41 @@ class FittedDetector:
 
     # ------------------------------------------------------------------- I/O
     def save(self, directory: str | Path) -> Path:
-        """Write state dict, JSON config, GMM and calibration scores; see :mod:`ml.io`."""
-        from ml.io import save_detector
-
-        return save_detector(self, directory)
+        """Write state dict, JSON config, GMM and calibration scores into ``directory``
+        (created if needed) and return it; the layout is that of :mod:`ml.detector_files`."""
+        files = DetectorFiles(
+            model=self.model,
+            gmm=self.gmm,
+            train=self.train,
+            calibration_scores=self.calibration_scores,
+            combine_stats=self.combine_stats,
+            history=self.history,
+            thresholds=self.thresholds,
+            operating_point=self.operating_point,
+        )
+        return write_detector_files(files, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> FittedDetector:
-        """Rebuild a detector written by :meth:`save` exactly."""
-        from ml.io import load_detector
+        """Rebuild a detector written by :meth:`save` exactly.
 
-        return load_detector(directory)
+        Raises
+        ------
+        ModelFileError
+            If a file is missing, truncated or corrupt, the format version is unknown, the
+            state dict does not fit the saved configuration, or the thresholds recomputed
+            from the calibration scores differ from the recorded ones.
+        """
+        files = read_detector_files(directory)
+        fitted = cls(files.model, files.gmm, train=files.train,
+                     calibration_scores=files.calibration_scores,
+                     combine_stats=files.combine_stats, history=files.history)  # fmt: skip
+        fitted.operating_point = files.operating_point
+        if fitted.thresholds != files.thresholds:
+            raise ModelFileError(
+                f"{Path(directory)}: thresholds recomputed from calibration.npz differ from config"
+            )
+        return fitted
 
 
 def _quantile_threshold(scores: np.ndarray, rho: float) -> float:
@@ -271,8 +296,6 @@ def generate_anomalies(fitted: FittedDetector, n: int, *, seed: int = 0) -> np.n
     Latents are rejection-sampled from N(0, I) below the rho-quantile of the GMM log-density of
     the calibration latents, and decoded by the generator head (what phase 2 calls "decoded").
     """
-    from ml.sampler import rejection_sample
-
     model = fitted.model
     cal_ll = -fitted.calibration_scores["gmm_nll"]
     thr = float(np.quantile(cal_ll, fitted.rho))

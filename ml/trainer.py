@@ -15,7 +15,6 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,11 +24,9 @@ from ml.config import DetectorConfig, TrainConfig
 from ml.errors import InputShapeError
 from ml.gmm import GaussianMixture
 from ml.losses import kl_divergence, np_loss, np_threshold, vae_loss
-from ml.model import NPDetector, check_input
+from ml.model import NPDetector, check_input, encode_mu
 from ml.sampler import rejection_sample, unlikely_indices
-
-if TYPE_CHECKING:
-    from ml.scoring import FittedDetector
+from ml.scoring import FittedDetector
 
 __all__ = ["fit_detector", "encode_mu", "fit_gmm", "Callback"]
 
@@ -106,8 +103,6 @@ def fit_detector(
     -------
     FittedDetector
     """
-    from ml.scoring import FittedDetector
-
     general, typical = _as_input(general, config, "general"), _as_input(typical, config, "typical")
     rng = np.random.default_rng(train.seed)
     if calibration is None:
@@ -175,17 +170,6 @@ def _phase1(run: _Run, general: np.ndarray, steps: int, era: int) -> None:
         loss.backward()
         opt.step()
         run.report("phase1", era, {"loss": float(loss.detach()), **metrics})
-
-
-@torch.no_grad()
-def encode_mu(model: NPDetector, x: np.ndarray, *, batch_size: int = 1024) -> torch.Tensor:
-    """Latent means mu (N, D) float32 of raw inputs x (N, C, H, W), in batches, no gradient."""
-    was_training = model.training
-    model.eval()
-    out = [model.encode(torch.from_numpy(x[i : i + batch_size]))[0] for i in
-           range(0, x.shape[0], batch_size)]  # fmt: skip
-    model.train(was_training)
-    return torch.cat(out)  # (N, D)
 
 
 def fit_gmm(model: NPDetector, typical: np.ndarray, *, seed: int = 0) -> GaussianMixture:

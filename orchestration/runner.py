@@ -290,8 +290,11 @@ def _explicit_resources(layout: DataLayout) -> dict[str, Any]:
     environment, so one cluster serves any data folder."""
     from aco_assets.defs.resources import MlflowResource, StorageResource
 
-    mlflow = MlflowResource(storage=StorageResource())
-    mlflow_config = {"tracking_uri": mlflow.resolved_tracking_uri()}
+    mlflow = MlflowResource(storage=StorageResource(data_dir=str(layout.data_dir)))
+    mlflow_config = {
+        "tracking_uri": mlflow.resolved_tracking_uri(),
+        "data_dir": str(layout.data_dir),
+    }
     if mlflow.resolved_artifact_location() is not None:
         mlflow_config["artifact_location"] = mlflow.resolved_artifact_location()
     storage = {
@@ -347,7 +350,7 @@ def _write_empty_coverage(layout: DataLayout, days: Sequence[dt.date]) -> None:
         return
     import pyarrow as pa
 
-    from aco_assets.defs.raw_files import day_coverage
+    from aco_assets.hydrophone.coverage import day_coverage
     from aco_assets.storage.warehouse import Warehouse
 
     rows = [day_coverage(day, [], []) for day in days]

@@ -54,7 +54,9 @@ def test_results_runs_every_generator_in_order_yardstick_first():
     assert all(lines[i].startswith("$(STEP) ") for i in positions)
     text = (ROOT / "Makefile").read_text()
     assert re.search(
-        r"^STEP = .*-m orchestration\.studies\.steps --timings \$\(RESULTS\)/timings\.json", text, re.M
+        r"^STEP = .*-m orchestration\.studies\.steps --timings \$\(RESULTS\)/timings\.json",
+        text,
+        re.M,
     )
 
 

@@ -1,14 +1,15 @@
 """``anomaly_scores``: every window of the day scored by the champion detector, one row per
-scoring step (``DetectorTrainingConfig.score_step_s``, 1 s by default).
+scoring step (``TrainingSettings.score_step_s``, 1 s by default; rows:
+:mod:`aco_assets.scoring.day_scores`).
 
-The model version that scored a row is on the row. Windows with too many missing samples
-keep a row with NULL scores; windows overlapping a data-quality issue (gap, dropout, clipping,
-DC step, timing jump) keep their score but are flagged and never counted as acoustic anomalies,
-so faults do not fill the review queue.
+The version that scores is the one the ``champion`` alias names when the run first asks
+(:mod:`aco_assets.storage.scoring_context`: once per run, shared with ``detections``). The
+dependency on ``detector`` follows that alias: the detector's data version is the champion's
+version, so a retrained version that passes its check (and takes the alias) makes these scores
+stale, and one that fails leaves them fresh. The version that scored a row is on the row.
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 
 import dagster as dg
@@ -16,22 +17,23 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
-from aco_assets.defs.detector import detector, step_spans
+from aco_assets.defs.detector import detector
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
-from aco_assets.defs.spectrograms import spectrograms, thin_for_picture
+from aco_assets.defs.spectrograms import spectrograms
 from aco_assets.reporting.figures import (
     day_spectrogram,
     markdown_image,
     png_bytes,
     sparkline_markdown,
 )
-from aco_assets.scoring.evaluation import energy_detector_scores
-from aco_assets.scoring.protocol import utc_micros
-from aco_assets.signal.features import FrontEnd, FrontEndConfig
-from aco_assets.signal.processing import LEVEL_COLUMNS
-from aco_assets.storage.feature_store import load_day_features
-from aco_assets.storage.model_registry import LoadedDetector, load_champion
+from aco_assets.reporting.thinning import thin_for_picture
+from aco_assets.scoring.day_scores import check_front_end, day_windows, no_scores, score_windows
+from aco_assets.signal.features import FrontEnd
+from aco_assets.storage.feature_store import read_sidecar
+from aco_assets.storage.layout import DataLayout
+from aco_assets.storage.model_registry import LoadedDetector
+from aco_assets.storage.scoring_context import SCORING_CONTEXTS, ScoringContext
 from aco_assets.storage.warehouse import Warehouse
 
 
@@ -40,77 +42,20 @@ class AnomalyScoresConfig(dg.Config):
 
 
 def score_day(
-    warehouse: Warehouse, features_path, model: LoadedDetector, day: dt.date, *, cache_dir=None
-) -> pa.Table:
-    """The ``anomaly_scores`` rows of one day (empty table for a day without windows);
-    ``cache_dir`` holds local copies of feature arrays on object storage."""
-    windows = warehouse.query(
-        f"""SELECT w.window_index, w.window_start, w.window_end, w.file, w.valid,
-                   {", ".join("w." + c for c in LEVEL_COLUMNS)},
-                   EXISTS (SELECT 1 FROM quality_issues q WHERE q.day = w.day AND q.file = w.file
-                           AND q.start_utc < w.window_end AND q.end_utc > w.window_start) AS quality_flag
-            FROM windows w WHERE w.day = ? ORDER BY w.window_index""",
-        [day],
+    run_id: str, warehouse: Warehouse, layout: DataLayout, model: LoadedDetector, day: dt.date
+) -> tuple[pa.Table, ScoringContext | None]:
+    """The ``anomaly_scores`` rows of one day (empty for a day without windows) and the day's
+    scoring context (None without windows)."""
+    windows = day_windows(warehouse, day)
+    if windows.num_rows == 0:
+        return no_scores(), None
+    path = layout.features_path(day)
+    check_front_end(read_sidecar(path), model.reference, features_path=path, day=day)
+    ctx = SCORING_CONTEXTS.day(run_id, model, layout, day, expected_rows=windows.num_rows)
+    table = score_windows(
+        day, windows, ctx.features, model.detector, model.reference, model.version
     )
-    n = windows.num_rows
-    if n == 0:
-        return pa.table({"day": pa.array([], pa.date32())})
-    expected = FrontEndConfig.from_dict(model.reference["front_end"])
-    sidecar = json.loads(features_path.with_suffix(".json").read_text())["front_end"]
-    if FrontEndConfig.from_dict(sidecar) != expected:
-        raise ValueError(
-            f"{features_path} was computed with another front end than model version "
-            f"{model.version}: re-materialize spectrograms for {day} or retrain"
-        )
-    features = load_day_features(features_path, expected_rows=n, cache_dir=cache_dir)
-    valid = np.asarray(windows["valid"].to_numpy(zero_copy_only=False), dtype=bool)
-    k = model.detector.config.n_steps
-    cols = {
-        c: np.full((n, k), np.nan)
-        for c in ("score", "tail_prob", "latent_nll", "np_error", "recon_error", "combined")
-    }
-    is_anomaly = np.zeros((n, k), dtype=bool)
-    if valid.any():
-        s = model.detector.score_steps(np.asarray(features[valid], dtype=np.float32))
-        for key, values in (
-            ("score", s.score),
-            ("tail_prob", s.tail_prob),
-            ("latent_nll", s.gmm_nll),
-            ("np_error", s.np_error),
-            ("recon_error", s.recon_error),
-            ("combined", s.combined),
-        ):
-            cols[key][valid] = values
-        is_anomaly[valid] = s.is_anomaly
-    quality = (
-        np.asarray(windows["quality_flag"].to_numpy(zero_copy_only=False), dtype=bool) | ~valid
-    )
-    levels = {
-        c: np.asarray(windows[c].to_numpy(zero_copy_only=False), dtype=float) for c in LEVEL_COLUMNS
-    }
-    reference = model.reference.get("typical_levels_db")
-    energy = energy_detector_scores(levels, reference=reference).score
-    step_start, step_end = step_spans(windows, k)
-    rep = lambda column: np.repeat(np.asarray(column), k)  # noqa: E731  one value per step
-    return pa.table(
-        {
-            "day": [day] * (n * k),
-            "window_index": rep(windows["window_index"].to_numpy()),
-            "step": np.tile(np.arange(k, dtype=np.int32), n),
-            "step_start": pa.array(step_start.astype("datetime64[us]")),
-            "step_end": pa.array(step_end.astype("datetime64[us]")),
-            "window_start": pa.array(
-                rep(utc_micros(windows["window_start"])).astype("datetime64[us]")
-            ),
-            "window_end": pa.array(rep(utc_micros(windows["window_end"])).astype("datetime64[us]")),
-            "file": rep(windows["file"].to_pylist()),
-            **{c: pa.array(v.ravel(), from_pandas=True) for c, v in cols.items()},
-            "is_anomaly": (is_anomaly & ~quality[:, None]).ravel(),
-            "energy_score": pa.array(rep(energy), from_pandas=True),
-            "quality_flag": rep(quality),
-            "model_version": [model.version] * (n * k),
-        }
-    )
+    return table, ctx
 
 
 @dg.asset(
@@ -119,6 +64,7 @@ def score_day(
     backfill_policy=day_backfill_policy,
     group_name="detect",
     kinds={"duckdb", "pytorch"},
+    metadata={"scored_by": "the version the detector's 'champion' alias names (once per run)"},
     check_specs=[
         day_check_spec(
             "anomaly_rate_in_band",
@@ -135,19 +81,21 @@ def anomaly_scores(
     storage: StorageResource,
     mlflow_resource: MlflowResource,
 ) -> Iterator:
-    """Score every window of each day with the champion model; one transaction per day."""
-    layout, warehouse = storage.layout(), storage.warehouse()
-    model = load_champion(
-        mlflow_resource.client(), mlflow_resource.registered_model_name, cache_dir=layout.models_dir
+    """Score every window of each day with the version the ``champion`` alias names (resolved
+    once per run: the detector's data version); one write per day."""
+    layout, warehouse, run_id = storage.layout(), storage.warehouse(), context.run.run_id
+    model = SCORING_CONTEXTS.champion(
+        run_id,
+        mlflow_resource.client(),
+        mlflow_resource.registered_model_name,
+        cache_dir=layout.models_dir,
     )
-    context.log.info(f"scoring with model version {model.version}")
+    context.log.info(f"scoring with model version {model.version} (the champion)")
     checks: dict[dt.date, DayCheck] = {}
     for day in partition_days(context):
-        table = score_day(
-            warehouse, layout.features_path(day), model, day, cache_dir=layout.cache_dir
-        )
+        table, ctx = score_day(run_id, warehouse, layout, model, day)
         warehouse.replace_rows("anomaly_scores", table, where="day = ?", params=[day])
-        report_day(context, day, day_metadata(layout, model, day, table))
+        report_day(context, day, day_metadata(ctx, model, day, table))
         checks[day] = anomaly_rate_in_band(day, table, config.max_anomaly_rate, model)
     yield from day_results(
         context,
@@ -165,7 +113,9 @@ def _counts(table: pa.Table) -> tuple[int, int, int]:
     return table.num_rows, int(flags.sum()), int(quality.sum())
 
 
-def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> dict:
+def day_metadata(
+    ctx: ScoringContext | None, model: LoadedDetector, day: dt.date, table: pa.Table
+) -> dict:
     """The day's own counts (scoring steps, anomalous, rate in %), its score line and its
     picture."""
     n, anomalous, flagged = _counts(table)
@@ -186,9 +136,9 @@ def day_metadata(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -
         "model_version": model.version,
         "threshold": threshold,
     }
-    if n:
+    if n and ctx is not None:
         metadata["scores"] = dg.MetadataValue.md(_score_line(day, table, threshold))
-        metadata["day_scores"] = dg.MetadataValue.md(_picture(layout, model, day, table))
+        metadata["day_scores"] = dg.MetadataValue.md(_picture(ctx, day, table))
     return metadata
 
 
@@ -228,10 +178,10 @@ def anomaly_rate_in_band(
     )
 
 
-def _picture(layout, model: LoadedDetector, day: dt.date, table: pa.Table) -> str:
-    front_end = FrontEnd(FrontEndConfig.from_dict(model.reference["front_end"]))
-    features = load_day_features(layout.features_path(day), cache_dir=layout.cache_dir)
-    levels = np.asarray(features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
+def _picture(ctx: ScoringContext, day: dt.date, table: pa.Table) -> str:
+    model = ctx.model
+    front_end = FrontEnd(model.reference.front_end)
+    levels = np.asarray(ctx.features, dtype=np.float32).mean(axis=-1)[:, 0, :]  # (N, F)
     k = model.detector.config.n_steps  # rows are the windows' steps, in window order
     starts = np.array(table["window_start"].to_pylist(), dtype="datetime64[us]")[::k]
     steps = np.asarray(table["score"].to_numpy(zero_copy_only=False), dtype=float)

@@ -1,8 +1,9 @@
 """``detections``: consecutive anomalous scoring steps of a day merged into events.
 
 An event starts at its first anomalous step (1 s by default) and ends at its last; steps closer
-than ``max_gap_s`` are merged. Each event carries its peak (score and time), the band where its
-spectrum rises most above the typical median, and the model version.
+than ``max_gap_s`` are merged (:mod:`aco_assets.scoring.episodes`). Each event carries its peak
+(score and time), the band where its spectrum rises most above the typical median, and the
+model version that scored its steps (loaded once per run: :mod:`aco_assets.storage.scoring_context`).
 """
 
 import datetime as dt
@@ -16,70 +17,14 @@ from aco_assets.defs.day_reports import report_day
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.reporting.figures import status_strip_markdown
-from aco_assets.scoring.protocol import EPISODE_GAP_S, episode_bounds
-from aco_assets.signal.features import FrontEnd, FrontEndConfig, band_label
-from aco_assets.storage.feature_store import load_day_features
-from aco_assets.storage.model_registry import load_version
+from aco_assets.scoring.episodes import detections_of_day, no_detections
+from aco_assets.scoring.protocol import EPISODE_GAP_S
+from aco_assets.signal.features import FrontEnd
+from aco_assets.storage.scoring_context import SCORING_CONTEXTS
 
 
 class DetectionsConfig(dg.Config):
     max_gap_s: float = EPISODE_GAP_S  # anomalous steps closer than this are one alarm
-
-
-def detections_of_day(
-    day: dt.date,
-    scores: pa.Table,
-    features: np.ndarray,
-    front_end: FrontEnd,
-    typical_median_db: np.ndarray,
-    *,
-    max_gap_s: float,
-) -> pa.Table:
-    """The ``detections`` rows of one day from its ``anomaly_scores`` rows (in step order)."""
-    start = np.asarray(scores["step_start"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
-    end = np.asarray(scores["step_end"].to_numpy(zero_copy_only=False)).astype("datetime64[us]")
-    window_start = np.asarray(scores["window_start"].to_numpy(zero_copy_only=False)).astype(
-        "datetime64[us]"
-    )
-    score = np.nan_to_num(
-        np.asarray(scores["score"].to_numpy(zero_copy_only=False), float), nan=-np.inf
-    )
-    tail = np.asarray(scores["tail_prob"].to_numpy(zero_copy_only=False), float)
-    flags = np.asarray(scores["is_anomaly"].to_numpy(zero_copy_only=False), bool)
-    index = np.asarray(scores["window_index"].to_numpy(), np.int64)
-    files, offsets = scores["file"].to_pylist(), scores["offset_s"].to_pylist()
-    rows = []
-    bounds = episode_bounds(
-        start.astype(np.int64), end.astype(np.int64), flags, max_gap_s=max_gap_s
-    )
-    for first, last in bounds:
-        span = np.arange(first, last + 1)
-        span = span[flags[span]]
-        peak = span[np.argmax(score[span])]
-        windows = np.unique(index[span])
-        deviation = np.asarray(features[windows], np.float32).mean(axis=0, keepdims=True)
-        deviation -= typical_median_db[None, None, :, None]
-        f_low, f_high = front_end.dominant_bands(deviation)[0]
-        rows.append(
-            {
-                "start_utc": start[first].item(),
-                "end_utc": end[last].item(),
-                "peak_utc": start[peak].item(),
-                "peak_score": float(score[peak]),
-                "peak_tail_prob": float(tail[peak]),
-                "n_steps": int(span.size),
-                "band": band_label(f_low, f_high),
-                "f_low_hz": float(f_low),
-                "f_high_hz": float(f_high),
-                "file": files[first],
-                "offset_s": float(offsets[first])
-                + float((start[first] - window_start[first]) / np.timedelta64(1, "s")),
-            }
-        )
-    rows.sort(key=lambda r: -r["peak_score"])
-    for rank, row in enumerate(rows, start=1):
-        row.update(day=day, rank_in_day=rank, detection_id=f"{day:%Y%m%d}-{rank:04d}")
-    return pa.Table.from_pylist(rows) if rows else pa.table({"day": pa.array([], pa.date32())})
 
 
 @dg.asset(
@@ -96,33 +41,26 @@ def detections(
     mlflow_resource: MlflowResource,
 ) -> dg.MaterializeResult:
     """Events of each day, ranked by peak score, with their dominant band and model version."""
-    layout, warehouse = storage.layout(), storage.warehouse()
+    layout, warehouse, run_id = storage.layout(), storage.warehouse(), context.run.run_id
     client = mlflow_resource.client()
-    models: dict[int, object] = {}
     for day in partition_days(context):
         scores = warehouse.query(
-            "SELECT s.*, w.offset_s FROM anomaly_scores s JOIN windows w USING (day, window_index) "
-            "WHERE s.day = ? ORDER BY s.step_start",
-            [day],
+            "SELECT * FROM anomaly_scores WHERE day = ? ORDER BY step_start", [day]
         )
-        table = pa.table({"day": pa.array([], pa.date32())})
+        table = no_detections()
         if scores.num_rows:
             version = int(scores["model_version"][0].as_py())
-            if version not in models:
-                models[version] = load_version(
-                    client,
-                    mlflow_resource.registered_model_name,
-                    version,
-                    cache_dir=layout.models_dir,
-                )
-            model = models[version]
-            front_end = FrontEnd(FrontEndConfig.from_dict(model.reference["front_end"]))
+            model = SCORING_CONTEXTS.model(
+                run_id, client, mlflow_resource.registered_model_name, version,
+                cache_dir=layout.models_dir,
+            )  # fmt: skip
+            ctx = SCORING_CONTEXTS.day(run_id, model, layout, day)
             table = detections_of_day(
                 day,
                 scores,
-                load_day_features(layout.features_path(day), cache_dir=layout.cache_dir),
-                front_end,
-                np.asarray(model.reference["typical_median_db"]),
+                ctx.features,
+                FrontEnd(model.reference.front_end),
+                model.reference.median_db,
                 max_gap_s=config.max_gap_s,
             )
             if table.num_rows:

@@ -1,7 +1,6 @@
 """``raw_files``: one row per archive file of the day, and the day's coverage."""
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
@@ -16,51 +15,17 @@ from aco_assets.defs.partitions import (
     progress_logger,
 )
 from aco_assets.defs.resources import StorageResource
-from aco_assets.hydrophone import FILE_DURATION_S, SAMPLE_RATE_HZ, ArchiveFile, MisfiledFile
+from aco_assets.hydrophone import FILES_PER_DAY, ArchiveFile, MisfiledFile
+from aco_assets.hydrophone.coverage import (
+    NOT_READ,
+    day_coverage,
+)
 from aco_assets.reporting.figures import status_strip_markdown
 from aco_assets.signal.processing import inventory_file, map_files, misfiled_row
-
-FILES_PER_DAY = 288  # 24 h of 5-minute files
-SAMPLES_PER_FILE = round(FILE_DURATION_S * SAMPLE_RATE_HZ)  # what an unread file should hold
-NOT_READ = ("unreadable", "misfiled")  # statuses of files of which nothing is decoded
 
 
 class RawFilesConfig(dg.Config):
     workers: int = 2  # processes decoding files in parallel
-
-
-def day_coverage(day: dt.date, nominal_starts: list[dt.datetime], rows: list[dict]) -> dict:
-    """The coverage row of a day: expected 288 files, found, missing, faulty, unreadable, misfiled.
-
-    ``nominal_starts`` are those of the day's files (misfiled entries excluded); ``rows`` are
-    all its ``raw_files`` rows. ``faulty`` counts every file that is not 'ok', ``unreadable``
-    those of which nothing decodes, ``misfiled`` those the archive rule does not place (not in
-    ``found``). The decodable share counts an unreadable or misfiled file as a file's worth of
-    samples of which none is decoded, so that a day of unreadable files is not "100 %".
-    """
-    expected = [
-        dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=5 * i)
-        for i in range(FILES_PER_DAY)
-    ]
-    present = set(nominal_starts)
-    samples = decoded = 0
-    for r in rows:
-        if r["status"] in NOT_READ:
-            samples += r["n_samples"] or SAMPLES_PER_FILE
-        else:
-            samples += r["n_samples"]
-            decoded += r["n_samples"] - r["n_missing_samples"]
-    return {
-        "day": day,
-        "expected": FILES_PER_DAY,
-        "found": sum(r["status"] != "misfiled" for r in rows),
-        "missing": sum(t not in present for t in expected),
-        "faulty": sum(r["status"] != "ok" for r in rows),
-        "unreadable": sum(r["status"] == "unreadable" for r in rows),
-        "misfiled": sum(r["status"] == "misfiled" for r in rows),
-        "decodable_share": (decoded / samples) if samples else (0.0 if rows else None),
-        "missing_starts": json.dumps([t.isoformat() for t in expected if t not in present]),
-    }
 
 
 def day_rows(

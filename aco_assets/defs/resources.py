@@ -103,9 +103,18 @@ class MlflowResource(dg.ConfigurableResource):
     ``MLFLOW_TRACKING_URI`` as the user set it, else the data directory's
     ``sqlite:///<data>/mlflow.db``. It is never stored, so a moved or copied data folder uses its
     own store, whose artifact locations follow it (:mod:`aco_assets.storage.mlflow_store`).
+
+    The data folder is ``data_dir`` when set, else the nested ``storage``'s: run config reaches
+    the top-level resources only, not the ``storage`` nested here, so a run that names its data
+    folder in run config (a Dask worker's) names it here too.
     """
 
     storage: StorageResource
+    data_dir: str | None = Field(
+        default=None,
+        description="Data directory of the MLflow store and artifacts (default: the storage "
+        "resource's).",
+    )
     tracking_uri: str | None = Field(
         default=None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///<data>/mlflow.db."
     )
@@ -122,23 +131,21 @@ class MlflowResource(dg.ConfigurableResource):
         return (
             self.tracking_uri
             or os.environ.get(TRACKING_URI_ENV)
-            or self.storage.layout().mlflow_tracking_uri
+            or self.layout().mlflow_tracking_uri
         )
 
+    def layout(self) -> DataLayout:
+        """The data folder's layout: ``data_dir`` when set, else the storage resource's."""
+        if self.data_dir:
+            return DataLayout.resolve(data_dir=self.data_dir)
+        return self.storage.layout()
+
     def client(self):
-        """An ``MlflowClient`` bound to the tracking URI (registry on the same store).
+        """An ``MlflowClient`` bound to the tracking URI, registry on the same store
+        (:func:`aco_assets.storage.mlflow_store.tracking_client`)."""
+        from aco_assets.storage.mlflow_store import tracking_client
 
-        Also points MLflow's process-wide URIs at it (``mlflow.start_run``, ``log_model`` and
-        artifact downloads use them) without leaving them in the environment.
-        """
-        import mlflow
-
-        uri = self.resolved_tracking_uri()
-        _set_process_uris(uri)
-        layout = self.storage.layout()
-        if uri == layout.mlflow_tracking_uri:  # the data folder's own store: one query
-            _follow_data_folder(layout, self.experiment_name)
-        return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return tracking_client(self.resolved_tracking_uri(), self.layout(), self.experiment_name)
 
     def experiment_id(self) -> str:
         """The experiment's id, created with an absolute artifact location on first use."""
@@ -148,7 +155,7 @@ class MlflowResource(dg.ConfigurableResource):
             return experiment.experiment_id
         location = self.resolved_artifact_location()
         if location is None:
-            artifacts = self.storage.layout().mlflow_artifacts_dir
+            artifacts = self.layout().mlflow_artifacts_dir
             artifacts.mkdir(parents=True, exist_ok=True)
             location = artifacts.as_uri()
         return client.create_experiment(self.experiment_name, artifact_location=location)
@@ -158,30 +165,5 @@ class MlflowResource(dg.ConfigurableResource):
         return self.artifact_location or os.environ.get(ARTIFACT_LOCATION_ENV) or None
 
 
-TRACKING_URI_ENV, REGISTRY_URI_ENV = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 ARTIFACT_LOCATION_ENV = "ACO_MLFLOW_ARTIFACT_LOCATION"
-
-
-def _set_process_uris(uri: str) -> None:
-    """``mlflow.set_tracking_uri`` / ``set_registry_uri`` without their environment exports.
-
-    MLflow writes both URIs into ``os.environ`` for subprocesses; left there, they would read as
-    the user's ``MLFLOW_TRACKING_URI`` to every later resource of this process (another data
-    folder would train into, and score from, this one's store) and to every subprocess.
-    """
-    import mlflow
-
-    saved = {name: os.environ.get(name) for name in (TRACKING_URI_ENV, REGISTRY_URI_ENV)}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-def _follow_data_folder(layout: DataLayout, experiment_name: str) -> None:
-    from aco_assets.storage.mlflow_store import rebase_artifact_root
-
-    rebase_artifact_root(layout.mlflow_db_path, layout.mlflow_artifacts_dir, experiment_name)

@@ -1,5 +1,8 @@
 """``spectrograms``: the front end applied to every file of the day, streamed file by file.
 
+The day's files are those of its ``raw_files`` rows (read from the warehouse, not listed from the
+archive again): the files in time order, then the misfiled entries, one quality issue each.
+
 Writes the day's feature array to ``<store>/features/YYYY/YYYY-MM-DD.npy``
 (:mod:`aco_assets.storage.feature_store`; the store is the data directory unless ``ACO_STORE_ROOT``
 says otherwise) (shape (N, 1, F, T),
@@ -30,19 +33,29 @@ from aco_assets.reporting.figures import (
     png_bytes,
     status_strip_markdown,
 )
+from aco_assets.reporting.thinning import thin_for_picture
 from aco_assets.signal.features import FrontEnd, FrontEndConfig
-from aco_assets.signal.processing import FileWindows, file_windows, map_files, misfiled_windows
-from aco_assets.storage.feature_store import load_day_features, save_day_features  # noqa: F401 (re-exported)
+from aco_assets.signal.processing import (
+    FileWindows,
+    file_windows,
+    map_files,
+    misfiled_entry_windows,
+)
+from aco_assets.storage.feature_store import save_day_features
+from aco_assets.storage.warehouse import Warehouse
+
+_FRONT_END = FrontEndConfig()  # the one set of front-end defaults
 
 
 class SpectrogramsConfig(dg.Config):
     workers: int = 2  # processes computing features in parallel
-    window_s: float = 5.0  # analysis window length, s (changing it requires retraining)
+    # analysis window length, s (changing it requires retraining)
+    window_s: float = _FRONT_END.window_s
     # features relative to each file's per-band median (spectral equalisation: transients stay,
-    # season / time of day / gain drift go; the default, measured against the two-channel front
-    # end by the model study, docs/model_results.md), absolute, or both as two channels;
-    # changing it requires retraining
-    normalise: Literal["none", "file_median", "file_median_and_absolute"] = "file_median"
+    # season / time of day / gain drift go; the production front end, FrontEndConfig's default,
+    # measured against the two-channel front end by the model study, docs/model_results.md),
+    # absolute, or both as two channels; changing it requires retraining
+    normalise: Literal["none", "file_median", "file_median_and_absolute"] = _FRONT_END.normalise
 
 
 def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, pa.Table, pa.Table]:
@@ -76,6 +89,40 @@ def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, p
     return features, windows, issues_table
 
 
+def day_file_rows(warehouse: Warehouse, days: list[dt.date]) -> dict[dt.date, list[dict]]:
+    """The ``raw_files`` rows (``path``, ``status``, ``reason``) of each day, in the archive's
+    order: files by nominal start, then misfiled entries by path.
+
+    Raises a :class:`dagster.Failure` naming the days whose ``raw_files`` partition was never
+    materialized (no ``coverage`` row): their file list is unknown.
+    """
+    lo, hi = min(days), max(days)
+    rows = warehouse.query(
+        "SELECT day, path, status, reason FROM raw_files WHERE day BETWEEN ? AND ? "
+        "ORDER BY day, status = 'misfiled', nominal_start NULLS LAST, path",
+        [lo, hi],
+    ).to_pylist()
+    covered = {
+        r["day"]
+        for r in warehouse.query(
+            "SELECT DISTINCT day FROM coverage WHERE day BETWEEN ? AND ?", [lo, hi]
+        ).to_pylist()
+    }
+    unlisted = [d for d in days if d not in covered]
+    if unlisted:
+        raise dg.Failure(
+            description=f"raw_files of {', '.join(map(str, unlisted))} not materialized: the "
+            "spectrograms of a day read its file list from raw_files; materialize raw_files "
+            "for these days first",
+            allow_retries=False,
+        )
+    out: dict[dt.date, list[dict]] = {day: [] for day in days}
+    for r in rows:
+        if r["day"] in out:
+            out[r["day"]].append(r)
+    return out
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[raw_files],
@@ -100,11 +147,12 @@ def spectrograms(
     archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
     front_end = FrontEnd(FrontEndConfig(window_s=config.window_s, normalise=config.normalise))
     days = partition_days(context)
-    items = [(day, f.path) for day in days for f in archive.day_files(day)]
+    listed = day_file_rows(warehouse, days)
+    items = [(day, r["path"]) for day in days for r in listed[day] if r["status"] != "misfiled"]
     results_of: dict[dt.date, list[FileWindows]] = {day: [] for day in days}
     done = map_files(
         file_windows,
-        [p for _, p in items],
+        [archive.root / rel for _, rel in items],
         archive.root,
         front_end.config,
         workers=config.workers,
@@ -113,8 +161,11 @@ def spectrograms(
     for (day, _), result in zip(items, done, strict=True):
         results_of[day].append(result)
     for day in days:  # misfiled entries: no windows, one quality issue each
-        shape = front_end.feature_shape
-        results_of[day] += [misfiled_windows(m, archive.root, shape) for m in archive.misfiled(day)]
+        results_of[day] += [
+            misfiled_entry_windows(r["path"], r["reason"], front_end.feature_shape)
+            for r in listed[day]
+            if r["status"] == "misfiled"
+        ]
     checks: dict[dt.date, DayCheck] = {}
     for day in days:
         features, windows, issues = _day_tables(day, results_of[day])
@@ -196,42 +247,6 @@ def features_are_finite(day: dt.date, features: np.ndarray) -> DayCheck:
         {"windows": len(features), "non_finite_windows": bad},
         severity=dg.AssetCheckSeverity.ERROR,
     )
-
-
-PICTURE_COLUMNS = 720  # time columns of a day picture (an 8-inch figure is 576 px wide)
-
-
-def thin_for_picture(
-    starts: np.ndarray,
-    levels: np.ndarray,
-    scores: np.ndarray | None = None,
-    *,
-    max_columns: int = PICTURE_COLUMNS,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Merge time-ordered windows into at most ``max_columns`` picture columns.
-
-    Parameters
-    ----------
-    starts : (N,) datetime64[us]
-        Window starts, UTC, in time order.
-    levels : (N, F) float
-        Band levels, dB; a column holds the mean of its windows.
-    scores : (N,) float, optional
-        Window scores (NaN where not scored); a column holds the highest, so anomalies stay visible.
-
-    Returns
-    -------
-    starts (M,), levels (M, F), scores (M,) or None, with M <= max_columns: the first start of
-    each column. A scatter of all 17k windows x 64 bands of a full day takes seconds to render.
-    """
-    per_column = -(-len(starts) // max_columns)  # ceil
-    if per_column <= 1:
-        return starts, levels, scores
-    edges = np.arange(0, len(starts), per_column)  # (M,) first window of each column
-    counts = np.diff(np.r_[edges, len(starts)])[:, None]  # (M, 1)
-    binned = np.add.reduceat(np.asarray(levels, dtype=np.float64), edges, axis=0) / counts  # (M, F)
-    peaks = None if scores is None else np.fmax.reduceat(np.asarray(scores, dtype=float), edges)
-    return starts[edges], binned, peaks
 
 
 def _picture(front_end: FrontEnd, day: dt.date, features: np.ndarray, windows: pa.Table) -> str:

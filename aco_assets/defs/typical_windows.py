@@ -1,16 +1,20 @@
-"""``typical_windows``: the windows the detector learns "typical" from.
+"""``typical_windows``: the windows the detector learns "typical" from, a versioned selection.
 
-The design card's rule: whales are less vocal in the evening and in low-traffic months, so take
-HST evenings and low-traffic months (each configurable), optionally only a trailing period so
-the model follows slow equipment drift, minus windows a reviewer marked as true events. Counts
-per rule and month are reported, and, when the archive carries a ground-truth catalog, the
-share of selected windows that overlap catalog events (the contamination of "typical").
+The rules (HST evenings, low-traffic months, a trailing period, minus reviewer-confirmed events)
+are :class:`aco_assets.scoring.typical_selection.SelectionRules`; the selection is kept by id
+(the hash of its rows) beside the earlier ones, and the latest is current
+(:mod:`aco_assets.storage.typical_selection_store`). The materialization's data version is that
+id, so the detector (and everything after it) is stale exactly when the selected rows change.
+Counts per rule and month are reported, and, when the archive carries a ground-truth catalog,
+the share of selected windows that overlap catalog events (the contamination of "typical").
+
+Reviewer verdicts enter the lineage as the observable source asset ``reviewer_verdicts``: its
+data version is a hash of the ``reviews`` table, and ``typical_windows`` depends on it, since
+windows a reviewer confirmed as events leave the next selection.
 """
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 
@@ -18,8 +22,9 @@ from aco_assets.defs.day_reports import pct
 from aco_assets.defs.resources import StorageResource
 from aco_assets.defs.spectrograms import spectrograms
 from aco_assets.reporting.figures import bar_counts, markdown_image, png_bytes
-
-HST_OFFSET_HOURS = 10  # HST = UTC - 10 h
+from aco_assets.scoring.typical_selection import SelectionRules, SelectionSummary
+from aco_assets.storage.typical_selection_store import select_typical, verdicts_version
+from aco_assets.synth.catalog import CATALOG_NAME
 
 
 class TypicalSelectionConfig(dg.Config):
@@ -30,49 +35,37 @@ class TypicalSelectionConfig(dg.Config):
     exclude_reviewed_events: bool = True  # drop windows overlapping reviewer-confirmed events
     min_typical_windows: int = 500  # fewer fails the enough_typical_windows check (blocks training)
 
-    def selection_id(self) -> str:
-        return hashlib.sha1(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def selection_sql(config: TypicalSelectionConfig) -> str:
-    """SELECT of (day, window_index, window_start, rules) for the typical windows."""
-    hours = ", ".join(str(int(h)) for h in config.evening_hours_hst) or "NULL"
-    months = ", ".join(str(int(m)) for m in config.low_traffic_months) or "NULL"
-    joiner = " OR " if config.combine == "any" else " AND "
-    trailing = (
-        f"AND w.day > (SELECT max(day) FROM windows) - INTERVAL {int(config.trailing_days)} DAY"
-        if config.trailing_days
-        else ""
-    )
-    reviewed = (
-        """AND NOT EXISTS (
-            SELECT 1 FROM reviews r JOIN detections d USING (detection_id)
-            WHERE r.verdict = 'true_event' AND w.window_start < d.end_utc AND w.window_end > d.start_utc)"""
-        if config.exclude_reviewed_events
-        else ""
-    )
-    return f"""
-        WITH flagged AS (
-            SELECT w.day, w.window_index, w.window_start, w.window_end,
-                   hour(w.window_start - INTERVAL {HST_OFFSET_HOURS} HOUR) IN ({hours}) AS evening,
-                   month(w.window_start) IN ({months}) AS low_traffic_month
-            FROM windows w
-            WHERE w.valid {trailing} {reviewed}
+    def rules(self) -> SelectionRules:
+        return SelectionRules(
+            evening_hours_hst=tuple(self.evening_hours_hst),
+            low_traffic_months=tuple(self.low_traffic_months),
+            combine=self.combine,
+            trailing_days=self.trailing_days,
+            exclude_reviewed_events=self.exclude_reviewed_events,
         )
-        SELECT day, window_index, window_start, window_end,
-               concat_ws(',', CASE WHEN evening THEN 'evening' END,
-                              CASE WHEN low_traffic_month THEN 'low_traffic_month' END) AS rules
-        FROM flagged WHERE evening{joiner}low_traffic_month
-    """
 
 
 def catalog_path(archive_root: Path) -> Path | None:
-    path = archive_root / "catalog.parquet"
+    path = archive_root / CATALOG_NAME
     return path if path.exists() else None
 
 
+@dg.observable_source_asset(
+    group_name="review",
+    description="Reviewer verdicts imported into the reviews table (`aco review import`). Its "
+    "data version changes with the verdicts; confirmed events leave the next typical selection.",
+)
+def reviewer_verdicts(storage: StorageResource) -> dg.ObserveResult:
+    """Observe ``reviews``: a hash of its verdicts, with their counts."""
+    state = verdicts_version(storage.warehouse())
+    return dg.ObserveResult(
+        data_version=dg.DataVersion(state.version),
+        metadata={"n_verdicts": state.n_verdicts, "n_true_events": state.n_true_events},
+    )
+
+
 @dg.asset(
-    deps=[dg.AssetDep(spectrograms, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep(spectrograms, partition_mapping=dg.AllPartitionMapping()), reviewer_verdicts],
     pool="duckdb",
     group_name="model",
     kinds={"duckdb"},
@@ -90,85 +83,56 @@ def catalog_path(archive_root: Path) -> Path | None:
 def typical_windows(
     context: dg.AssetExecutionContext, config: TypicalSelectionConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    """The training selection of typical windows, replaced as a whole on every run."""
-    layout, warehouse = storage.layout(), storage.warehouse()
-    selection_id = config.selection_id()
-    with warehouse.transaction() as con:
-        con.execute("DELETE FROM typical_windows")
-        con.execute(
-            f"INSERT INTO typical_windows SELECT day, window_index, window_start, rules, ? "
-            f"FROM ({selection_sql(config)})",
-            [selection_id],
-        )
-        n_valid = con.execute("SELECT count(*) FROM windows WHERE valid").fetchone()[0]
-        per_rule = dict(
-            con.execute(
-                "SELECT unnest(string_split(rules, ',')) AS rule, count(*) FROM typical_windows GROUP BY rule"
-            ).fetchall()
-        )
-        per_month = con.execute(
-            "SELECT strftime(window_start, '%Y-%m') AS month, count(*) FROM typical_windows "
-            "GROUP BY month ORDER BY month"
-        ).fetchall()
-        n_selected = con.execute("SELECT count(*) FROM typical_windows").fetchone()[0]
-        contamination = _contamination(con, catalog_path(layout.archive_root))
-    context.log.info(f"{n_selected} typical windows of {n_valid} valid")
-    metadata = {
-        "summary": dg.MetadataValue.text(
-            f"{n_selected} typical windows of {n_valid} valid "
-            f"({pct(n_selected / n_valid if n_valid else 0.0)} %), rules: {config.combine} of "
-            f"HST evening hours {config.evening_hours_hst} / months {config.low_traffic_months}"
-        ),
-        "selection_id": selection_id,
-        "n_typical": n_selected,
-        "n_valid_windows": n_valid,
-        "typical_pct": pct(n_selected / n_valid if n_valid else 0.0, digits=2),
-        "per_rule": dg.MetadataValue.json(per_rule),
-        "per_month": dg.MetadataValue.md(
-            "| month | typical windows |\n|---|---|\n"
-            + "\n".join(f"| {m} | {n} |" for m, n in per_month)
-        ),
-        "settings": dg.MetadataValue.json(config.model_dump()),
-    }
-    if per_month:
-        metadata["per_month_plot"] = dg.MetadataValue.md(
-            markdown_image(
-                png_bytes(
-                    bar_counts(
-                        [m for m, _ in per_month],
-                        [n for _, n in per_month],
-                        title="typical windows per month",
-                    )
-                ),
-                "typical windows per month",
-            )
-        )
-    if contamination is not None:
-        metadata["catalog_contamination_pct"] = pct(contamination, digits=2)
+    """The current selection of typical windows; earlier selections are kept beside it."""
+    summary = select_typical(
+        storage.warehouse(),
+        config.rules(),
+        catalog=catalog_path(storage.layout().archive_root),
+        settings=config.model_dump(),
+    )
+    ref = summary.ref
+    context.log.info(
+        f"{ref.n_windows} typical windows of {summary.n_valid_windows} valid: selection "
+        f"{ref.selection_id} ({'the same rows as before, replaced' if summary.replaced else 'new'})"
+    )
     return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[enough_typical_windows(n_selected, minimum=config.min_typical_windows)],
+        data_version=dg.DataVersion(ref.selection_id),
+        metadata=selection_metadata(summary, config),
+        check_results=[enough_typical_windows(ref.n_windows, minimum=config.min_typical_windows)],
     )
 
 
-def _contamination(con, catalog: Path | None) -> float | None:
-    """Share of typical windows overlapping an acoustic event of the ground-truth catalog.
-
-    ``catalog.parquet`` holds acoustic events only (data faults are in ``faults.parquet``).
-    """
-    if catalog is None:
-        return None
-    row = con.execute(
-        """
-        SELECT avg(CASE WHEN EXISTS (
-                   SELECT 1 FROM read_parquet(?) c
-                   WHERE c.start_utc < t.window_end AND c.end_utc > t.window_start)
-               THEN 1.0 ELSE 0.0 END)
-        FROM (SELECT t.*, w.window_end FROM typical_windows t JOIN windows w USING (day, window_index)) t
-        """,
-        [str(catalog)],
-    ).fetchone()
-    return float(row[0]) if row[0] is not None else None
+def selection_metadata(summary: SelectionSummary, config: TypicalSelectionConfig) -> dict:
+    """The materialization's metadata: counts per rule and month, a plot, the settings."""
+    ref = summary.ref
+    metadata: dict[str, Any] = {
+        "summary": dg.MetadataValue.text(
+            f"{ref.n_windows} typical windows of {summary.n_valid_windows} valid "
+            f"({pct(summary.typical_share)} %), rules: {config.combine} of "
+            f"HST evening hours {config.evening_hours_hst} / months {config.low_traffic_months}"
+        ),
+        "selection_id": ref.selection_id,
+        "row_hash": ref.row_hash,
+        "selection_replaced": summary.replaced,
+        "n_typical": ref.n_windows,
+        "n_valid_windows": summary.n_valid_windows,
+        "typical_pct": pct(summary.typical_share, digits=2),
+        "per_rule": dg.MetadataValue.json(summary.per_rule),
+        "per_month": dg.MetadataValue.md(
+            "| month | typical windows |\n|---|---|\n"
+            + "\n".join(f"| {m} | {n} |" for m, n in summary.per_month)
+        ),
+        "settings": dg.MetadataValue.json(config.model_dump()),
+    }
+    if summary.per_month:
+        months, counts = zip(*summary.per_month, strict=True)
+        figure = bar_counts(list(months), list(counts), title="typical windows per month")
+        metadata["per_month_plot"] = dg.MetadataValue.md(
+            markdown_image(png_bytes(figure), "typical windows per month")
+        )
+    if summary.contamination is not None:
+        metadata["catalog_contamination_pct"] = pct(summary.contamination, digits=2)
+    return metadata
 
 
 def enough_typical_windows(n_selected: int, *, minimum: int = 500) -> dg.AssetCheckResult:

@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,11 @@ import numpy as np
 from ..storage.paths import as_path
 from .clip import Clip, NoDataWarning, as_utc
 from .codec import read_file
+from .coverage import missing_starts
 from .errors import OnFault
 from .listing import (
     DAY_FOLDERS_GLOB,
     FILE_GLOB,
-    FILE_SPAN,
     ArchiveFile,
     MisfiledFile,
     classify,
@@ -178,11 +178,8 @@ class Archive:
             Walk every file's headers (:func:`.summary.scan_file`) to count faulty files; False
             looks at names only.
         """
-        t0 = datetime.combine(day, time())
         files = self.day_files(day)
-        have = {f.nominal_start_utc for f in files}
-        slots = [t0 + i * FILE_SPAN for i in range(FILES_PER_DAY)]
-        missing = [t for t in slots if t not in have]
+        missing = missing_starts(day, (f.nominal_start_utc for f in files))
         faulty = []
         if check_headers:
             faulty = [s for s in (scan_file(f.path) for f in files) if s.faults]

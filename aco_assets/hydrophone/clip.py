@@ -11,6 +11,11 @@ Times may be given as naive-UTC ``datetime``, aware ``datetime`` (converted to U
 :func:`as_utc`.
 
 Dimension letters: F frequency bins, T frames.
+
+Why this module is long: it is one value object, :class:`Clip`, and the :class:`Spectrogram` its
+method returns; every method keeps the same two promises (the clip carries its own time, missing
+samples stay NaN), so they read best side by side. Review pictures and WAVs are rendered through
+it (:mod:`aco_assets.review.render`), not by a second implementation.
 """
 
 from __future__ import annotations
@@ -395,11 +400,16 @@ class Clip:
         return Spectrogram(power_db, f, t, self.start_utc, nfft, hop, self.passband_hz)
 
     def to_wav(
-        self, path: str | os.PathLike, *, normalise: bool = True, subtype: str = "PCM_16"
+        self,
+        path: str | os.PathLike,
+        *,
+        normalise: bool = True,
+        subtype: str = "PCM_16",
+        peak: float = 0.99,
     ) -> float:
         """Write a WAV file to listen to (``soundfile``); NaN become silence.
 
-        The mean is removed and, if ``normalise``, the peak scaled to 0.99 full scale.
+        The mean is removed and, if ``normalise``, the peak scaled to ``peak`` full scale.
 
         Returns
         -------
@@ -408,13 +418,11 @@ class Clip:
         """
         import soundfile
 
-        x = (
-            np.nan_to_num(self.samples - np.nanmean(self.samples))
-            if self.samples.size
-            else self.samples
-        )
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        scale = 0.99 / peak if normalise and peak > 0 else 1.0
+        valid = self.valid
+        mean = float(np.mean(self.samples[valid])) if valid.any() else 0.0
+        x = np.nan_to_num(self.samples - mean)
+        top = float(np.max(np.abs(x))) if x.size else 0.0
+        scale = peak / top if normalise and top > 0 else 1.0
         soundfile.write(os.fspath(path), x * scale, round(self.sample_rate_hz), subtype=subtype)
         return scale
 

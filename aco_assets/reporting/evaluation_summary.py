@@ -1,7 +1,8 @@
 """What the ``evaluation`` page shows first: the headline in words and the alarms per day.
 
 The alarms per day are a picture on every archive, with or without a ground-truth catalog (an
-archive of real recordings has none, and its evaluation page had no picture at all).
+archive of real recordings has none, and its evaluation page had no picture at all). The rows
+come from :mod:`aco_assets.storage.evaluation_store`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from aco_assets.reporting.figures import bar_counts, png_bytes
-from aco_assets.storage.warehouse import Warehouse
-
-
-def alarms_per_day(warehouse: Warehouse, version: int) -> list[tuple[str, int]]:
-    """(day, detections) of every day scored by ``version``, in time order (0 for none)."""
-    rows = warehouse.query(
-        """SELECT s.day, count(d.detection_id) AS n
-           FROM (SELECT DISTINCT day FROM anomaly_scores WHERE model_version = ?) s
-           LEFT JOIN detections d ON d.day = s.day AND d.model_version = ?
-           GROUP BY s.day ORDER BY s.day""",
-        [version, version],
-    ).to_pylist()
-    return [(str(r["day"]), int(r["n"])) for r in rows]
 
 
 def headline(version: int, days: int, n_detections: int, rows: list[dict[str, Any]]) -> str:
@@ -53,13 +41,9 @@ def alarms_figure(per_day: list[tuple[str, int]], version: int, directory: Path)
     return png_bytes(fig, dpi=50)
 
 
-def top_detections_markdown(warehouse: Warehouse, version: int, *, limit: int = 10) -> str:
-    """The ``limit`` highest-scoring detections of ``version`` over every day, as a table."""
-    rows = warehouse.query(
-        "SELECT detection_id, start_utc, end_utc, band, peak_score FROM detections "
-        "WHERE model_version = ? ORDER BY peak_score DESC LIMIT ?",
-        [version, limit],
-    ).to_pylist()
+def top_detections_markdown(rows: list[dict[str, Any]], version: int) -> str:
+    """The highest-scoring detections of ``version`` (``detection_id, start_utc, end_utc, band,
+    peak_score`` rows, highest first) as a table."""
     if not rows:
         return f"model v{version}: no detections"
     lines = [

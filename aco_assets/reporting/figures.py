@@ -1,4 +1,9 @@
-"""Small pictures for the Dagster UI and MLflow: PNG bytes from matplotlib (Agg)."""
+"""Small pictures for the Dagster UI and MLflow: PNG bytes from matplotlib.
+
+Figures are :class:`matplotlib.figure.Figure` objects on the Agg canvas, made without pyplot:
+no global figure registry to close, and no ``matplotlib.use`` (importing this module leaves the
+process's backend alone).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,23 @@ import base64
 import io
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+
+def agg_figure(**kwargs) -> Figure:
+    """A :class:`~matplotlib.figure.Figure` (``kwargs`` as its constructor's) on an Agg canvas."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def png_bytes(fig: Figure, *, dpi: int = 72) -> bytes:
-    """Render and close ``fig``."""
+    """Render ``fig`` as PNG bytes (cropped to its contents)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -51,13 +59,9 @@ def day_spectrogram(
         Anomaly score per window; ``threshold`` draws the operating point.
     """
     rows = 2 if scores is not None else 1
-    fig, axes = plt.subplots(
-        rows,
-        1,
-        figsize=(8, 2.6 * rows),
-        sharex=True,
-        squeeze=False,
-        gridspec_kw={"height_ratios": [2, 1][:rows]},
+    fig = agg_figure(figsize=(8, 2.6 * rows))
+    axes = fig.subplots(
+        rows, 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": [2, 1][:rows]}
     )
     order = np.argsort(window_start)
     t = mdates.date2num(window_start[order].astype("datetime64[us]").tolist())
@@ -91,7 +95,9 @@ def day_spectrogram(
 
 
 def bar_counts(labels: Sequence[str], counts: Sequence[float], *, title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(6, 2.5))
+    """One bar per label (at most about 30 tick labels shown)."""
+    fig = agg_figure(figsize=(6, 2.5))
+    ax = fig.subplots()
     positions = np.arange(len(labels))
     ax.bar(positions, list(counts), color="steelblue")
     step = max(1, len(labels) // 30)  # at most about 30 tick labels

@@ -2,11 +2,12 @@
 
 The field reviews candidates in Raven Pro (whose selection table is the interchange format) or by
 listening and looking at spectrograms. This module renders each detection as a WAV clip with a
-little context and a spectrogram PNG with the detection boxed (:func:`render_review`) and makes
+little context and a spectrogram PNG with the detection boxed (:func:`render_review`, through
+the clip's own filters, spectrogram and WAV writer, :class:`aco_assets.hydrophone.Clip`) and makes
 the row of the day's Raven selection table for it (:func:`selection_row`). The tables themselves
 and the verdicts read back from them live in :mod:`aco_assets.review.raven` (re-exported here:
 :func:`raven_selection_table`, :func:`read_raven_table`, :func:`read_verdicts`). Imports numpy,
-scipy, soundfile, matplotlib and the standard library.
+matplotlib, the hydrophone clip and the standard library.
 
 All datetimes are naive UTC.
 """
@@ -25,12 +26,11 @@ from typing import Any, Protocol
 
 import matplotlib.dates as mdates
 import numpy as np
-import soundfile as sf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from scipy import signal
 
+from aco_assets.hydrophone.clip import Clip
 from aco_assets.review.raven import (
     EVENT_CLASS_NAMES,
     FAULT_CLASS_NAMES,
@@ -55,6 +55,7 @@ __all__ = [
     "ClipLike",
     "ReviewError",
     "ReviewRender",
+    "ReviewSpectrogram",
     "ReviewVerdict",
     "Verdict",
     "VerdictError",
@@ -63,6 +64,7 @@ __all__ = [
     "read_raven_table",
     "read_verdicts",
     "render_review",
+    "review_audio",
     "review_clip_name",
     "review_figure",
     "review_span",
@@ -154,12 +156,12 @@ def render_review(
     """Write a detection's WAV clip (with context) and its spectrogram PNG, detection boxed.
 
     The WAV holds ``[start - context_s, end + context_s]`` (cut to what ``clip`` holds), the
-    raw offset wander removed (zero-phase Butterworth high-pass at ``highpass_hz``), missing
-    samples as silence, peak-normalised to 0.9, 16-bit PCM at the clip's rate. The PNG (about
+    raw offset wander removed (:func:`review_audio`), missing samples as silence,
+    peak-normalised to 0.9, 16-bit PCM at the clip's rate (:meth:`Clip.to_wav`). The PNG (about
     800 x 320 px, well under 150 KB) shows the detection's band with margins: frequency in Hz
     (log axis where the band spans more than a decade), UTC time, power in dB; the FFT length
     gives about a quarter of the band per bin, so blue whale tones near 17 Hz and humpback units
-    near 1 kHz both resolve.
+    near 1 kHz both resolve (:func:`review_spectrogram`).
 
     Parameters
     ----------
@@ -177,10 +179,10 @@ def render_review(
     -------
     ReviewRender
     """
+    if not isinstance(clip, Clip):
+        clip = Clip(clip.samples, start_utc=clip.start_utc, sample_rate_hz=clip.sample_rate_hz)
     fs = float(clip.sample_rate_hz)
-    x = np.asarray(clip.samples, dtype=np.float64)
     start, end = _to_datetime(detection["start_utc"]), _to_datetime(detection["end_utc"])
-    clip_start = _to_datetime(clip.start_utc)
     peak = detection.get("peak_utc")
     a, b = review_span(
         start,
@@ -189,107 +191,120 @@ def render_review(
         context_s=context_s,
         max_duration_s=max_duration_s,
     )
-    a_s, b_s = (a - clip_start).total_seconds(), (b - clip_start).total_seconds()
-    i0, i1 = max(0, math.floor(a_s * fs + 1e-6)), min(len(x), math.ceil(b_s * fs - 1e-6))
+    a_s, b_s = (a - clip.start_utc).total_seconds(), (b - clip.start_utc).total_seconds()
+    i0, i1 = max(0, math.floor(a_s * fs + 1e-6)), min(len(clip), math.ceil(b_s * fs - 1e-6))
     if i1 - i0 < 2:
-        clip_end = clip_start + timedelta(seconds=len(x) / fs)
         raise ReviewError(
-            f"detection {start}..{end} lies outside the clip {clip_start}..{clip_end}: "
+            f"detection {start}..{end} lies outside the clip {clip.start_utc}..{clip.end_utc}: "
             "load the span of the detection plus context"
         )
-    seg, missing = _clean(x[i0:i1], fs, highpass_hz)
-    seg_start = clip_start + timedelta(seconds=i0 / fs)
-    top = float(np.max(np.abs(seg)))
-    audio = (0.9 * seg / top if top > 0 else seg).astype(np.float32)
-    sf.write(str(wav_path), audio, int(round(fs)), subtype="PCM_16")
-    spec = review_spectrogram(
-        seg, fs, float(detection["f_low_hz"]), float(detection["f_high_hz"]), missing=missing
-    )
-    fig = review_figure(spec, seg_start, detection, figsize=(8.0, 3.2), labels=True)
+    seg = review_audio(clip[i0:i1], highpass_hz)
+    seg.to_wav(wav_path, peak=0.9)
+    spec = review_spectrogram(seg, float(detection["f_low_hz"]), float(detection["f_high_hz"]))
+    fig = review_figure(spec, seg.start_utc, detection, figsize=(8.0, 3.2), labels=True)
     fig.savefig(str(png_path), dpi=100)
     thumb = io.BytesIO()
-    review_figure(spec, seg_start, detection, figsize=(3.2, 1.2), labels=False).savefig(
+    review_figure(spec, seg.start_utc, detection, figsize=(3.2, 1.2), labels=False).savefig(
         thumb, format="png", dpi=72
     )
     return ReviewRender(
         wav_path=Path(wav_path),
         png_path=Path(png_path),
-        clip_start_utc=seg_start,
-        clip_duration_s=len(seg) / fs,
+        clip_start_utc=seg.start_utc,
+        clip_duration_s=seg.duration_s,
         thumbnail_b64=base64.b64encode(thumb.getvalue()).decode("ascii"),
-        nfft=spec["nfft"],
-        hop=spec["hop"],
-        missing_s=float(missing.sum()) / fs,
+        nfft=spec.nfft,
+        hop=spec.hop,
+        missing_s=float((~seg.valid).sum()) / fs,
     )
 
 
-def _clean(x: np.ndarray, fs: float, highpass_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` (n,) without its offset wander, missing samples as 0; and the missing mask (n,)."""
-    missing = ~np.isfinite(x)
-    if missing.all():
-        return np.zeros_like(x), missing
-    seg = np.where(missing, 0.0, x - np.nanmean(x))
-    if len(seg) > 64 and 0 < highpass_hz < fs / 2:
-        sos = signal.butter(4, highpass_hz, "highpass", fs=fs, output="sos")
-        seg = np.where(missing, 0.0, signal.sosfiltfilt(sos, seg))
-    return seg, missing
+def review_audio(clip: Clip, highpass_hz: float = 5.0) -> Clip:
+    """``clip`` without its offset and its slow wander: mean removed, then a zero-phase
+    4th-order Butterworth high-pass at ``highpass_hz`` (:meth:`Clip.highpass`; missing samples
+    stay NaN). A clip of 64 samples or fewer, or a cut-off outside (0, rate / 2), is only
+    centred."""
+    valid = clip.valid
+    if not valid.any():
+        return clip
+    centred = Clip(
+        clip.samples - np.mean(clip.samples[valid]),
+        start_utc=clip.start_utc,
+        sample_rate_hz=clip.sample_rate_hz,
+    )
+    if len(centred) > 64 and 0 < highpass_hz < clip.sample_rate_hz / 2:
+        return centred.highpass(highpass_hz, order=4)
+    return centred
 
 
-def review_spectrogram(
-    seg: np.ndarray, fs: float, f_low: float, f_high: float, *, missing: np.ndarray
-) -> dict[str, Any]:
-    """Power spectral density (dB) of ``seg`` (n,) over the display band around [f_low, f_high].
+@dataclass(frozen=True)
+class ReviewSpectrogram:
+    """The picture's spectrogram: the display band of a :class:`Spectrogram`, long clips pooled.
 
-    Returns ``freqs_hz`` (F,), ``times_s`` (T,, frame centres from the start of ``seg``),
-    ``power_db`` (F, T, dB re 1 count²/Hz), ``f_range``, ``nfft``, ``hop`` and ``gaps_s``.
-
-    Frames that touch a missing sample (``missing``, shape (n,), bool) are NaN, so silence put
-    in for an archive gap never shows as a -120 dB stripe; ``gaps_s`` lists those spans (s).
-    A long clip's frames are averaged in runs, so the picture has at most
-    :data:`MAX_PICTURE_COLUMNS` columns (a 120 s clip draws in about a second, not fifteen).
+    Attributes
+    ----------
+    freqs_hz : (F,) bin frequencies of the display band
+    times_s : (T,) frame centres, seconds from the clip's start
+    power_db : (F, T) PSD, dB re 1 count²/Hz; NaN for frames that touch a missing sample
+    f_range : the display band (low, high), Hz
+    nfft, hop : FFT length and frame step, samples
+    gaps_s : spans of missing samples, seconds from the clip's start
     """
+
+    freqs_hz: np.ndarray
+    times_s: np.ndarray
+    power_db: np.ndarray
+    f_range: tuple[float, float]
+    nfft: int
+    hop: int
+    gaps_s: tuple[tuple[float, float], ...]
+
+
+def review_spectrogram(clip: Clip, f_low: float, f_high: float) -> ReviewSpectrogram:
+    """Power spectral density (dB) of ``clip`` over the display band around [f_low, f_high].
+
+    The FFT length gives about four bins across the band (256 to 16384 samples, at most a
+    quarter of the clip). Frames that touch a missing sample are NaN (:meth:`Clip.spectrogram`),
+    so silence put in for an archive gap never shows as a -120 dB stripe. A long clip's frames
+    are averaged in runs, so the picture has at most :data:`MAX_PICTURE_COLUMNS` columns (a
+    120 s clip draws in about a second, not fifteen).
+    """
+    fs, n = float(clip.sample_rate_hz), len(clip)
     band = max(f_high - f_low, 1.0)
     nfft = 2 ** math.ceil(math.log2(4.0 * fs / band))  # ~4 bins across the band
-    nfft = int(min(max(nfft, 256), 16384, 2 ** math.floor(math.log2(max(len(seg) // 4, 16)))))
+    nfft = int(min(max(nfft, 256), 16384, 2 ** math.floor(math.log2(max(n // 4, 16)))))
+    nfft = min(nfft, n)
     hop = max(nfft // 4, 1)
-    freqs, times, psd = signal.spectrogram(
-        seg, fs=fs, window="hann", nperseg=nfft, noverlap=nfft - hop, scaling="density"
-    )  # psd (F, T), counts^2 / Hz
+    full = clip.spectrogram(nfft=nfft, hop=hop, detrend="constant")
+    freqs, times = full.freqs_hz, full.times_s
     f_lo = max(freqs[1], 0.5 * f_low)
     f_hi = min(fs / 2, max(2.0 * f_high, f_low + 2 * band))
     keep = (freqs >= f_lo) & (freqs <= f_hi)
-    psd = psd[keep]  # (F_keep, T)
-    starts = np.arange(times.size) * hop  # first sample of each frame
-    n_missing = np.r_[0, np.cumsum(missing)]  # (n + 1,)
-    in_gap = n_missing[np.minimum(starts + nfft, seg.size)] > n_missing[starts]  # (T,)
+    power_db = full.power_db[keep]  # (F_keep, T)
     pool = math.ceil(times.size / MAX_PICTURE_COLUMNS)
     if pool > 1:  # average runs of frames (Welch): a picture needs no more columns than pixels
         n_cols = times.size // pool
-        psd = psd[:, : n_cols * pool].reshape(psd.shape[0], n_cols, pool).mean(axis=2)
+        psd = 10.0 ** (power_db[:, : n_cols * pool] / 10.0)
+        psd = psd.reshape(psd.shape[0], n_cols, pool).mean(axis=2)  # NaN frames stay NaN
+        power_db = 10.0 * np.log10(psd)
         times = times[: n_cols * pool].reshape(n_cols, pool).mean(axis=1)  # (T / pool,)
-        in_gap = in_gap[: n_cols * pool].reshape(n_cols, pool).any(axis=1)
-    power_db = 10.0 * np.log10(psd + 1e-12)  # (F_keep, T / pool)
-    power_db[:, in_gap] = np.nan
-    gaps_s = [(a / fs, b / fs) for a, b in _runs(missing)]
-    return {
-        "gaps_s": gaps_s,
-        "freqs_hz": freqs[keep],
-        "times_s": times,
-        "power_db": power_db,
-        "f_range": (f_lo, f_hi),
-        "nfft": nfft,
-        "hop": hop,
-    }
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Index ranges [a, b) where ``mask`` (n,) is True."""
-    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+    gaps_s = tuple(
+        ((g0 - clip.start_utc).total_seconds(), (g1 - clip.start_utc).total_seconds())
+        for g0, g1 in clip.gaps
+    )
+    return ReviewSpectrogram(
+        freqs_hz=freqs[keep],
+        times_s=times,
+        power_db=power_db,
+        f_range=(float(f_lo), float(f_hi)),
+        nfft=nfft,
+        hop=hop,
+        gaps_s=gaps_s,
+    )
 
 
 def review_figure(
-    spec: dict[str, Any],
+    spec: ReviewSpectrogram,
     seg_start: datetime,
     detection: Mapping[str, Any],
     *,
@@ -304,18 +319,18 @@ def review_figure(
     fig = Figure(figsize=figsize, layout="constrained" if labels else None)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot() if labels else fig.add_axes((0, 0, 1, 1))
-    t_num = mdates.date2num([seg_start + timedelta(seconds=float(s)) for s in spec["times_s"]])
-    p = spec["power_db"]
+    t_num = mdates.date2num([seg_start + timedelta(seconds=float(s)) for s in spec.times_s])
+    p = spec.power_db
     finite = p[np.isfinite(p)]
     vmin, vmax = np.percentile(finite, [5, 99.7]) if finite.size else (0.0, 1.0)
     mesh = ax.pcolormesh(
-        t_num, spec["freqs_hz"], p, shading="nearest", cmap="magma", vmin=vmin, vmax=vmax
+        t_num, spec.freqs_hz, p, shading="nearest", cmap="magma", vmin=vmin, vmax=vmax
     )
     mesh.set_rasterized(True)
-    for a_s, b_s in spec["gaps_s"]:  # archive gaps: shaded, never drawn as silence
+    for a_s, b_s in spec.gaps_s:  # archive gaps: shaded, never drawn as silence
         g0, g1 = mdates.date2num([seg_start + timedelta(seconds=t) for t in (a_s, b_s)])
         ax.axvspan(g0, g1, facecolor="0.6", edgecolor="0.3", hatch="//", lw=0, zorder=2)
-    f_lo, f_hi = spec["f_range"]
+    f_lo, f_hi = spec.f_range
     if f_hi / f_lo > 10:
         ax.set_yscale("log")
     ax.set_ylim(f_lo, f_hi)
@@ -332,7 +347,7 @@ def review_figure(
     if step_s is not None:  # whole seconds, never repeated labels
         ax.xaxis.set_major_locator(mdates.SecondLocator(bysecond=range(0, 60, step_s)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    missing_s = sum(b - a for a, b in spec["gaps_s"])
+    missing_s = sum(b - a for a, b in spec.gaps_s)
     ax.set_xlabel(
         f"UTC on {seg_start:%Y-%m-%d}"
         + (f"; hatched: {missing_s:.1f} s with no archive data" if missing_s else "")

@@ -1,96 +1,49 @@
-"""Detection quality against a ground-truth catalog, and the classic baseline detector.
+"""Window-level detection quality against a ground-truth catalog.
 
-Pure building blocks for the ``evaluation`` asset: per-window ground truth from the synthetic
-archive's catalog, window-level ROC metrics (AUC, two pAUC conventions, average precision, the
-operating point), event-level matching of detections (recall per class and per SNR bucket,
-precision, alarms per day, precision@k), a band-limited energy detector to compare against, and
-the ROC / per-class figures. Imports numpy, scipy, scikit-learn, pyarrow and matplotlib only.
+Pure building blocks of the ``evaluation`` asset: per-window ground truth from the synthetic
+archive's catalog and the window-level ROC metrics (AUC, two pAUC conventions, average
+precision, the operating point under the project's anomaly rule
+:func:`~aco_assets.scoring.protocol.is_anomalous`), and precision@k. The event-level matching is
+:mod:`aco_assets.scoring.event_matching`, the band-limited energy detector
+:mod:`aco_assets.scoring.baselines`, the figures :mod:`aco_assets.reporting.evaluation_figures`.
+The ROC arithmetic is :mod:`aco_assets.scoring.roc`. Imports numpy, scikit-learn and pyarrow only.
 
-Dimension letters: N windows, M catalog rows, Q detections, B bands.
+Dimension letters: N windows, M catalog rows.
 
 All times are naive UTC, handled as ``datetime64[us]``. A "table" argument may be a
-``pyarrow.Table``, a mapping of column name to 1-D array, or a sequence of row mappings.
+``pyarrow.Table``, a mapping of column name to 1-D array, or a sequence of row mappings
+(:mod:`aco_assets.scoring.tables`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-from matplotlib.figure import Figure
-from scipy import ndimage
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score
+
+from aco_assets.scoring.protocol import is_anomalous
+from aco_assets.scoring.roc import mcclish_pauc, partial_area, roc_auc, roc_points
+from aco_assets.scoring.tables import EvaluationError, Table, seconds, table_columns
+from aco_assets.synth.catalog import GLITCH_LABELS
 
 logger = logging.getLogger(__name__)
 
-#: Event classes that are data-quality glitches, not acoustic events (older catalogs listed the
-#: glitches among the events; the synthetic archive now writes them to its faults table).
-GLITCH_LABELS: frozenset[str] = frozenset({"glitch_dropout", "glitch_spike", "glitch_dc_step"})
-#: Default SNR buckets (dB, lower bound inclusive, upper exclusive) for event-level recall.
-SNR_BUCKETS_DB: tuple[tuple[float, float], ...] = (
-    (-np.inf, 0.0),
-    (0.0, 5.0),
-    (5.0, 10.0),
-    (10.0, 20.0),
-    (20.0, np.inf),
-)
-
-Table = pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]]
-
-
-class EvaluationError(ValueError):
-    """Raised for inputs the evaluation cannot use (missing columns, mismatched lengths, NaN)."""
-
-
-def table_columns(table: Table, required: Sequence[str], *, name: str) -> dict[str, np.ndarray]:
-    """Return the ``required`` columns of a table as 1-D numpy arrays.
-
-    Parameters
-    ----------
-    table : pyarrow.Table, mapping of str to array-like, or sequence of row mappings
-    required : column names that must be present
-    name : what the table is, for error messages (e.g. ``"catalog"``)
-
-    Returns
-    -------
-    dict of str to ndarray, each (n_rows,); timestamp columns as ``datetime64[us]``.
-    """
-    if isinstance(table, pa.Table):
-        cols = {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names}
-    elif isinstance(table, Mapping):
-        cols = {c: np.asarray(v) for c, v in table.items()}
-    else:
-        rows = list(table)
-        keys = set(required) | (set(rows[0]) if rows else set())
-        cols = {c: np.asarray([r.get(c) for r in rows]) for c in keys}
-    missing = [c for c in required if c not in cols]
-    if missing:
-        raise EvaluationError(f"{name} lacks column(s) {missing}; it has {sorted(cols)}")
-    out = {}
-    for c in cols:
-        v = cols[c]
-        if c.endswith("_utc") or c.startswith("window_"):
-            v = _as_datetime64(v, column=c, name=name)
-        out[c] = v
-    lengths = {len(v) for v in out.values()}
-    if len(lengths) > 1:
-        raise EvaluationError(f"{name} columns have different lengths {sorted(lengths)}")
-    return out
-
-
-def _as_datetime64(v: np.ndarray, *, column: str, name: str) -> np.ndarray:
-    try:
-        return np.asarray(v).astype("datetime64[us]")
-    except (TypeError, ValueError) as e:
-        raise EvaluationError(f"{name} column {column!r} is not a time column: {v[:3]!r}") from e
-
-
-def _seconds(td: np.ndarray) -> np.ndarray:
-    return td.astype("timedelta64[us]").astype(np.float64) / 1e6
+__all__ = [
+    "EvaluationError",
+    "GLITCH_LABELS",
+    "Table",
+    "WindowLabels",
+    "partial_auc",
+    "precision_at_k",
+    "table_columns",
+    "truth_rows",
+    "window_labels",
+    "window_metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -207,8 +160,8 @@ def window_labels(
         if i1 <= i0:
             continue
         idx = np.arange(i0, i1)
-        overlap_s = _seconds(np.minimum(e_sorted[idx], c_end) - np.maximum(s_sorted[idx], c_start))
-        need_s = min(min_overlap_s, 0.5 * _seconds(c_end - c_start))
+        overlap_s = seconds(np.minimum(e_sorted[idx], c_end) - np.maximum(s_sorted[idx], c_start))
+        need_s = min(min_overlap_s, 0.5 * seconds(c_end - c_start))
         hit = order[idx[overlap_s >= need_s - 1e-9]]
         if quality[m]:
             is_quality[hit] = True
@@ -240,17 +193,11 @@ def _binary_inputs(scores: np.ndarray, labels: np.ndarray | WindowLabels) -> tup
 def partial_auc(fpr: np.ndarray, tpr: np.ndarray, max_fpr: float) -> float:
     """Area under the ROC curve for FPR in [0, max_fpr] (raw, not normalised).
 
-    The curve is linearly interpolated at ``max_fpr``, as scikit-learn does before the McClish
-    correction. Divide by ``max_fpr`` for the DCASE pAUC; :func:`window_metrics` reports both.
+    :func:`aco_assets.scoring.roc.partial_area`: the curve is linearly interpolated at
+    ``max_fpr``, as scikit-learn does before the McClish correction. Divide by ``max_fpr`` for
+    the DCASE pAUC; :func:`window_metrics` reports both.
     """
-    stop = int(np.searchsorted(fpr, max_fpr, side="right"))
-    x = np.concatenate([fpr[:stop], [max_fpr]])
-    if stop < len(fpr):
-        y_end = np.interp(max_fpr, fpr[stop - 1 : stop + 1], tpr[stop - 1 : stop + 1])
-    else:
-        y_end = tpr[-1]
-    y = np.concatenate([tpr[:stop], [y_end]])
-    return float(np.trapezoid(y, x))
+    return partial_area(fpr, tpr, max_fpr)
 
 
 def window_metrics(
@@ -268,13 +215,15 @@ def window_metrics(
     labels : bool (N,) (True = acoustic event), or :class:`WindowLabels` (then windows with
         ``is_quality`` are left out: data-quality faults are scored separately)
     max_fpr : the false-positive-rate limit of the partial AUC and of the automatic operating point
-    threshold : operating threshold (a window is flagged when ``score >= threshold``), e.g. the
-        model's; None picks the ROC point with the largest FPR not above ``max_fpr``
+    threshold : operating threshold, e.g. the model's; a window is flagged by the project's rule
+        :func:`~aco_assets.scoring.protocol.is_anomalous` (``score > threshold``). None picks
+        the ROC point with the largest FPR not above ``max_fpr`` and reports the threshold that
+        flags it under that rule (the next lower distinct score, ``-inf`` below the lowest)
 
     Returns
     -------
     dict with
-        ``auc``: ROC AUC; ``pauc_mcclish``: ``roc_auc_score(max_fpr=...)``, the McClish (1989)
+        ``auc``: ROC AUC; ``pauc_mcclish``: as ``roc_auc_score(max_fpr=...)``, the McClish (1989)
         standardised partial AUC, 0.5 = chance, 1 = perfect (what the DCASE 2020-2023 baseline
         code computes); ``pauc_normalized``: (1/max_fpr) * integral_0^max_fpr TPR dFPR, the
         DCASE task definition, chance = max_fpr / 2; ``average_precision``; ``threshold``,
@@ -293,16 +242,17 @@ def window_metrics(
         out.update(auc=nan, pauc_mcclish=nan, pauc_normalized=nan, average_precision=nan)
         out.update(roc_fpr=np.array([]), roc_tpr=np.array([]), roc_thresholds=np.array([]))
     else:
-        fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)
-        out["auc"] = float(roc_auc_score(y, s))
-        out["pauc_mcclish"] = float(roc_auc_score(y, s, max_fpr=max_fpr))
-        out["pauc_normalized"] = partial_auc(fpr, tpr, max_fpr) / max_fpr
+        fpr, tpr, thr = roc_points(y, s)
+        area = partial_area(fpr, tpr, max_fpr)
+        out["auc"] = roc_auc(y, s)
+        out["pauc_mcclish"] = mcclish_pauc(area, max_fpr)
+        out["pauc_normalized"] = area / max_fpr
         out["average_precision"] = float(average_precision_score(y, s))
         out.update(roc_fpr=fpr, roc_tpr=tpr, roc_thresholds=thr)
         if threshold is None:
-            i = int(np.searchsorted(fpr, max_fpr, side="right")) - 1
-            threshold = float(thr[i])
-    flagged = s >= threshold if threshold is not None else np.zeros_like(y)
+            i = int(np.searchsorted(fpr, max_fpr, side="right"))  # the point after the chosen one
+            threshold = float(thr[i]) if i < len(thr) else -np.inf
+    flagged = is_anomalous(s, threshold) if threshold is not None else np.zeros_like(y)
     out["threshold"] = nan if threshold is None else float(threshold)
     out["tpr"] = float(flagged[y].mean()) if n_pos else nan
     out["fpr"] = float(flagged[~y].mean()) if n_neg else nan
@@ -327,297 +277,3 @@ def precision_at_k(scores: np.ndarray, is_true: np.ndarray, ks: Sequence[int]) -
         raise EvaluationError(f"scores {s.shape} and is_true {t.shape} differ in shape")
     ranked = t[np.argsort(-s, kind="stable")]
     return {int(k): float(ranked[:k].mean()) if len(ranked) else float("nan") for k in ks}
-
-
-@dataclass(frozen=True)
-class EventMatch:
-    """Event-level comparison of detections with the catalog (see :func:`match_events`)."""
-
-    n_events: int
-    n_detected: int
-    recall: float
-    recall_by_class: dict[str, dict[str, float]]
-    recall_by_snr: dict[str, dict[str, float]]
-    n_detections: int
-    n_true_detections: int
-    n_quality_detections: int
-    precision: float
-    alarms_per_day: float
-    false_alarms_per_day: float
-    precision_at_k: dict[int, float]
-    detection_is_true: np.ndarray = field(repr=False)
-    event_is_detected: np.ndarray = field(repr=False)
-
-    def summary(self) -> dict[str, float]:
-        """Flat ``name -> number`` dict, e.g. for ``mlflow.log_metrics``."""
-        out = {
-            "event_recall": self.recall,
-            "detection_precision": self.precision,
-            "alarms_per_day": self.alarms_per_day,
-            "false_alarms_per_day": self.false_alarms_per_day,
-            "n_events": float(self.n_events),
-            "n_detections": float(self.n_detections),
-        }
-        for name, r in self.recall_by_class.items():
-            out[f"recall_{name}"] = r["recall"]
-        for name, r in self.recall_by_snr.items():
-            out[f"recall_snr_{name}"] = r["recall"]
-        out.update({f"precision_at_{k}": v for k, v in self.precision_at_k.items()})
-        return out
-
-
-def _bucket_name(lo: float, hi: float) -> str:
-    if np.isinf(lo):
-        return f"lt{hi:g}dB"
-    if np.isinf(hi):
-        return f"ge{lo:g}dB"
-    return f"{lo:g}to{hi:g}dB"
-
-
-def _recall_table(groups: np.ndarray, detected: np.ndarray, names: Sequence[str]) -> dict:
-    table = {}
-    for name in names:
-        sel = groups == name
-        n = int(sel.sum())
-        hit = int(detected[sel].sum())
-        table[name] = {"n_events": n, "n_detected": hit, "recall": hit / n if n else float("nan")}
-    return table
-
-
-def match_events(
-    detections: Table,
-    events: Table,
-    faults: Table | None = None,
-    *,
-    tolerance_s: float = 2.0,
-    n_days: float | None = None,
-    ks: Sequence[int] = (10, 50, 100),
-    snr_buckets_db: Sequence[tuple[float, float]] = SNR_BUCKETS_DB,
-) -> EventMatch:
-    """Match detections (merged anomalous windows) to catalog events.
-
-    A detection and an acoustic event match when the detection, widened by ``tolerance_s`` on
-    both sides, overlaps the event. An event is recalled when any detection matches it (so one
-    detection can recall two events); a detection is true when it matches any acoustic event.
-    Faults and glitch classes (see :data:`GLITCH_LABELS`) are not acoustic events: detections
-    that match only them are counted in ``n_quality_detections`` and as false in ``precision``.
-
-    Parameters
-    ----------
-    detections : table with ``start_utc, end_utc, peak_score`` (Q rows)
-    events : the events table (``event_id, class, start_utc, end_utc, snr_db``; M rows)
-    faults : the faults table (``class, start_utc, end_utc``), optional
-    tolerance_s : seconds of slack on each side of a detection
-    n_days : days of audio analysed, for alarms per day; None uses the number of distinct UTC
-        dates among detections and catalog rows (a lower bound: pass it when known)
-    ks : cut-offs for precision@k (detections ranked by ``peak_score``)
-    snr_buckets_db : (low, high) dB buckets for recall by SNR
-
-    Returns
-    -------
-    EventMatch
-    """
-    det = table_columns(detections, ("start_utc", "end_utc", "peak_score"), name="detections")
-    cat = truth_rows(events, faults)
-    tol = np.timedelta64(int(round(tolerance_s * 1e6)), "us")
-    d_start, d_end = det["start_utc"] - tol, det["end_utc"] + tol  # (Q,)
-    labels, acoustic = cat["class"], ~cat["quality"]  # (M,)
-    # (Q, M) overlap matrix: detections per day and catalog rows are both small.
-    overlap = (d_start[:, None] < cat["end_utc"][None, :]) & (d_end[:, None] > cat["start_utc"])
-    detection_is_true = (overlap & acoustic[None, :]).any(axis=1)  # (Q,)
-    quality = (overlap & ~acoustic[None, :]).any(axis=1) & ~detection_is_true
-    event_is_detected = overlap[:, acoustic].any(axis=0)  # (M_acoustic,)
-    ev_labels, ev_snr = labels[acoustic], cat["snr_db"][acoustic].astype(np.float64)
-    by_class = _recall_table(ev_labels, event_is_detected, sorted(set(ev_labels)))
-    bucket = np.full(len(ev_snr), "", object)
-    names = []
-    for lo, hi in snr_buckets_db:
-        names.append(_bucket_name(lo, hi))
-        bucket[(ev_snr >= lo) & (ev_snr < hi)] = names[-1]
-    by_snr = _recall_table(bucket, event_is_detected, names)
-    if n_days is None:
-        dates = np.concatenate([det["start_utc"], cat["start_utc"]]).astype("datetime64[D]")
-        n_days = float(max(len(np.unique(dates)), 1))
-    q, n_true, n_ev = len(detection_is_true), int(detection_is_true.sum()), int(acoustic.sum())
-    return EventMatch(
-        n_events=n_ev,
-        n_detected=int(event_is_detected.sum()),
-        recall=float(event_is_detected.mean()) if n_ev else float("nan"),
-        recall_by_class=by_class,
-        recall_by_snr=by_snr,
-        n_detections=q,
-        n_true_detections=n_true,
-        n_quality_detections=int(quality.sum()),
-        precision=n_true / q if q else float("nan"),
-        alarms_per_day=q / n_days,
-        false_alarms_per_day=(q - n_true) / n_days,
-        precision_at_k=precision_at_k(det["peak_score"], detection_is_true, ks),
-        detection_is_true=detection_is_true,
-        event_is_detected=event_is_detected,
-    )
-
-
-@dataclass(frozen=True)
-class EnergyDetection:
-    """Scores of the band-limited energy detector, arrays (N,) unless noted.
-
-    Attributes
-    ----------
-    score : float64 dB, the largest excess of a band level over its noise floor
-    band : str (object), the band giving the score ("" where every band is NaN)
-    excess_db : dict band -> float64 (N,) dB, level minus floor per band
-    floor_db : dict band -> float64 dB, scalar or (N,) with a trailing reference
-    """
-
-    score: np.ndarray
-    band: np.ndarray
-    excess_db: dict[str, np.ndarray]
-    floor_db: dict[str, np.ndarray]
-
-
-def energy_detector_scores(
-    levels_db: Mapping[str, np.ndarray],
-    *,
-    reference: Mapping[str, np.ndarray] | None = None,
-    floor_percentile: float = 50.0,
-    trailing_windows: int | None = None,
-) -> EnergyDetection:
-    """The classic band-limited energy detector, as a per-window score.
-
-    Raven Pro's band-limited energy detector and PAMGuard's click/whistle triggers compare the
-    energy in a frequency band with a running estimate of the background noise in that band and
-    fire when the excess (an SNR in dB) passes a threshold (Raven Pro 1.6 manual, ch. 9; Mellinger
-    & Bradbury 2007). Here, per band ``b``: ``excess_b = level_b - floor_b`` where ``floor_b`` is
-    the ``floor_percentile`` (50 = median, Raven's default noise estimator is a percentile too) of
-    the band level over the reference windows; the window score is ``max_b excess_b``.
-
-    Parameters
-    ----------
-    levels_db : band name -> float (N,) band level in dB (e.g. ``level_low_db``); NaN = no data
-    reference : band name -> float (R,) levels of reference windows (e.g. the typical windows)
-        giving a fixed floor; None uses all ``levels_db`` windows
-    floor_percentile : percentile of the reference levels taken as the noise floor
-    trailing_windows : if set (and ``reference`` is None), the floor of window i is the
-        percentile over windows ``i - trailing_windows + 1 .. i`` in the given order (a causal
-        running floor that follows slow changes, as Raven's noise block does); NaN levels in the
-        trailing block are treated as the block's edge value
-
-    Returns
-    -------
-    EnergyDetection
-    """
-    if not levels_db:
-        raise EvaluationError("levels_db is empty: give at least one band")
-    names = list(levels_db)
-    levels = {b: np.asarray(levels_db[b], dtype=np.float64) for b in names}
-    n = {b: v.shape for b, v in levels.items()}
-    if len(set(n.values())) != 1:
-        raise EvaluationError(f"band level arrays differ in shape: {n}")
-    excess, floor = {}, {}
-    for b in names:
-        if reference is not None:
-            if b not in reference:
-                raise EvaluationError(f"reference lacks band {b!r}; it has {sorted(reference)}")
-            floor[b] = np.nanpercentile(np.asarray(reference[b], float), floor_percentile)
-        elif trailing_windows:
-            filled = _fill_nan_nearest(levels[b])
-            # origin shifts the filter so that window i sees i-size+1 .. i (causal).
-            floor[b] = ndimage.percentile_filter(
-                filled,
-                floor_percentile,
-                size=trailing_windows,
-                mode="nearest",
-                origin=(trailing_windows - 1) // 2,
-            )
-        else:
-            floor[b] = np.nanpercentile(levels[b], floor_percentile)
-        excess[b] = levels[b] - floor[b]
-    stacked = np.stack([excess[b] for b in names])  # (B, N)
-    valid = np.isfinite(stacked).any(axis=0)  # (N,)
-    filled = np.where(np.isfinite(stacked), stacked, -np.inf)
-    best = np.argmax(filled, axis=0)  # (N,)
-    score = np.where(valid, np.max(filled, axis=0), np.nan)
-    band = np.where(valid, np.asarray(names, dtype=object)[best], "")
-    return EnergyDetection(score=score, band=band, excess_db=excess, floor_db=floor)
-
-
-def _fill_nan_nearest(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    if ok.all() or not ok.any():
-        return x
-    idx = np.where(ok, np.arange(len(x)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    out = x[idx]
-    first = np.flatnonzero(ok)[0]
-    out[:first] = x[first]
-    return out
-
-
-def roc_figure(
-    results: Mapping[str, Mapping[str, Any]], *, max_fpr: float = 0.1, title: str = ""
-) -> Figure:
-    """ROC curves of several detectors side by side: full range and the FPR <= max_fpr zoom.
-
-    Parameters
-    ----------
-    results : detector name -> the dict of :func:`window_metrics`
-    max_fpr : the zoomed panel's FPR limit
-    """
-    fig = Figure(figsize=(9.0, 4.0), layout="constrained")
-    ax_full, ax_zoom = fig.subplots(1, 2)
-    for name, r in results.items():
-        label = f"{name} (AUC {r['auc']:.3f}, pAUC {r['pauc_mcclish']:.3f})"
-        for ax in (ax_full, ax_zoom):
-            (line,) = ax.plot(r["roc_fpr"], r["roc_tpr"], label=label, lw=1.4)
-        if np.isfinite(r.get("fpr", np.nan)):
-            ax_zoom.plot(r["fpr"], r["tpr"], "o", color=line.get_color(), ms=5)
-    ax_full.plot([0, 1], [0, 1], ":", color="0.6", lw=1)
-    ax_full.axvline(max_fpr, color="0.6", lw=0.8, ls="--")
-    ax_zoom.set_xlim(0, max_fpr)
-    ax_zoom.set_ylim(0, 1)
-    for ax, sub in ((ax_full, "ROC"), (ax_zoom, f"FPR <= {max_fpr:g} (dot: operating point)")):
-        ax.set_xlabel("false positive rate (windows)")
-        ax.set_ylabel("true positive rate (windows)")
-        ax.set_title(sub, fontsize=10)
-        ax.grid(alpha=0.3)
-    ax_full.legend(fontsize=8, loc="lower right")
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def per_class_figure(matches: Mapping[str, EventMatch], *, title: str = "") -> Figure:
-    """Event recall per class and per SNR bucket, one bar group per detector.
-
-    Parameters
-    ----------
-    matches : detector name -> :class:`EventMatch`
-    """
-    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
-    axes = fig.subplots(1, 2, width_ratios=(3, 2))
-    width = 0.8 / max(len(matches), 1)
-    for ax, attr, xlabel in (
-        (axes[0], "recall_by_class", "event class"),
-        (axes[1], "recall_by_snr", "band SNR"),
-    ):
-        groups = sorted({g for m in matches.values() for g in getattr(m, attr)})
-        if attr == "recall_by_snr" and matches:
-            groups = list(getattr(next(iter(matches.values())), attr))
-        x = np.arange(len(groups))
-        for i, (name, m) in enumerate(matches.items()):
-            table = getattr(m, attr)
-            rec = [table.get(g, {}).get("recall", np.nan) for g in groups]
-            ax.bar(x + (i - (len(matches) - 1) / 2) * width, np.nan_to_num(rec), width, label=name)
-        counts = [
-            next((getattr(m, attr).get(g, {}).get("n_events", 0) for m in matches.values()), 0)
-            for g in groups
-        ]
-        ax.set_xticks(x, [f"{g}\n(n={c})" for g, c in zip(groups, counts, strict=True)], fontsize=7)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("event recall")
-        ax.set_xlabel(xlabel)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig

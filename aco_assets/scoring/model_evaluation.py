@@ -7,19 +7,22 @@ ground truth of the archive's catalog, and reported per part of the model's time
 - ``test``: the held-out days (never seen in training or calibration): the evidence;
 - ``train``: the training days, labelled as such (the model has seen them).
 
-Calibration days are in neither. Dimension letters: S steps, B bands.
+Calibration days are in neither. :func:`held_out_summary` gathers it all for one model version
+(the band-energy baselines read the archive's files). Dimension letters: S steps, B bands.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
-from aco_assets.scoring.baselines import StepLevels
-from aco_assets.scoring.evaluation import Table, table_columns
-from aco_assets.scoring.protocol import TimeSplit, audio_hours, unit_keys
+from aco_assets.scoring.baselines import StepLevels, archive_step_levels, band_energy_scores
+from aco_assets.scoring.protocol import TimeSplit, audio_hours, unit_keys, utc_micros
+from aco_assets.scoring.tables import Table, table_columns
 from aco_assets.yardstick import MethodEvaluation, evaluate_truth, step_truth
 
 #: model method -> ``anomaly_scores`` column.
@@ -150,3 +153,56 @@ def fault_findings(faults: Table | None, issues: Table) -> dict[str, dict[str, i
         entry["n"] += 1
         entry["found"] += int(hit)
     return out
+
+
+#: The ``model_versions`` columns the held-out summary repeats.
+MODEL_FIELDS: tuple[str, ...] = (
+    "model_version", "score_name", "threshold", "threshold_rule",
+    "heldout_false_alarms_per_hour", "heldout_hours", "checks_passed",
+)  # fmt: skip
+
+
+def held_out_summary(
+    windows: pa.Table,
+    typical: pa.Table,
+    archive_root: str | os.PathLike,
+    model: Mapping[str, Any],
+    split: TimeSplit,
+    catalog: Table,
+    faults: Table | None,
+    issues: Table,
+) -> dict[str, Any]:
+    """The yardstick of one model version on its test and training days, with the energy
+    baselines fitted on the typical windows of the training days.
+
+    Parameters
+    ----------
+    windows : the version's ``anomaly_scores`` steps with finite scores (``day, window_start,
+        window_end`` and the columns of :data:`MODEL_COLUMNS`)
+    typical : spans of the typical windows (``window_start, window_end``)
+    archive_root : the archive whose files the band-energy baselines read
+    model : the ``model_versions`` row
+    split : its time split
+    catalog, faults : the archive's ground truth
+    issues : the ``quality_issues`` table (``file, start_utc, end_utc``)
+    """
+    days = sorted(set(windows["day"].to_pylist()))
+    t_start = utc_micros(typical["window_start"])
+    in_train = np.isin(unit_keys(t_start, split.unit), list(split.train))
+    t_start, t_end = t_start[in_train], utc_micros(typical["window_end"])[in_train]
+    energy = {}
+    for step, steps in archive_step_levels(archive_root, days, steps_s=(1.0, 5.0)).items():
+        reference = steps.inside(t_start, t_end)
+        energy[f"energy_{step:g}s"] = (steps, band_energy_scores(steps, reference))
+    summary = evaluate_version(
+        windows,
+        energy,
+        split,
+        catalog,
+        faults,
+        threshold=float(model["threshold"]),
+        budget_per_hour=float(model.get("false_alarms_per_hour") or 1.0),
+    )
+    summary |= {key: model.get(key) for key in MODEL_FIELDS}
+    summary["faults"] = fault_findings(faults, issues)
+    return summary

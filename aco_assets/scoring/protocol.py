@@ -18,6 +18,10 @@ Pure numpy/scipy building blocks of the ``detector`` and ``evaluation`` assets.
   above the budget fails as soon as the held-out time can tell.
 
 Dimension letters: N steps (scored windows), U time units.
+
+Why this module is long: the split, the budget's threshold and its check are one protocol, read
+and changed together (the check tests the threshold the budget set on the split's calibration
+time); apart, each would import the other two.
 All times are int64 microseconds (UTC), steps need not be sorted.
 """
 

@@ -22,20 +22,25 @@ import argparse
 import csv
 import datetime as dt
 import logging
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import soundfile as sf
 from sklearn.metrics import roc_auc_score
 
 from aco_assets.hydrophone import SAMPLE_RATE_HZ, SAMPLES_PER_RECORD, archive_path_for, write_file
-from aco_assets.scoring.evaluation import energy_detector_scores, window_labels
-from aco_assets.signal.features import FrontEndConfig
-from aco_assets.signal.processing import LEVEL_COLUMNS, file_windows
+from aco_assets.scoring.baselines import energy_detector_scores
+from aco_assets.scoring.evaluation import window_labels
+from aco_assets.signal.features import LEVEL_COLUMNS, FrontEndConfig
+from aco_assets.signal.processing import file_windows
+
+if TYPE_CHECKING:
+    from aco_assets.storage.model_registry import LoadedDetector
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +132,7 @@ def measured_units(folder: Path, rec: Recording) -> list[dict[str, Any]]:
 
 
 def score_recording(
-    model: Any,
+    model: LoadedDetector,
     rec: Recording,
     shared: Path,
     root: Path,
@@ -136,7 +141,7 @@ def score_recording(
     peak_counts: float = 1e5,
 ) -> dict[str, np.ndarray]:
     """Write, featurise and score one recording; per-window arrays (N,)."""
-    config = FrontEndConfig.from_dict(model.reference["front_end"])
+    config = model.reference.front_end
     x = read_audio(shared / rec.folder / rec.name, min_s=config.window_s)
     gain = peak_counts / max(float(np.max(np.abs(x))), 1e-12)
     if level == "match":  # one trial pass at the peak gain, then shift the level in dB
@@ -144,7 +149,7 @@ def score_recording(
             probe = _featurise(
                 write_recording(x, rec.start_utc, Path(trial), gain), Path(trial), config
             )
-        target = float(np.median(model.reference["typical_levels_db"]["level_broadband_db"]))
+        target = float(np.median(model.reference.typical_levels_db["level_broadband_db"]))
         gain *= 10 ** ((target - float(np.nanmedian(probe["level_broadband_db"]))) / 20)
     out = _featurise(write_recording(x, rec.start_utc, root, gain), root, config)
     s = model.detector.score(out.pop("features"))
@@ -157,7 +162,7 @@ def score_recording(
         recon_error=s.recon_error,
     )
     out["energy"] = energy_detector_scores(
-        {c: out[c] for c in LEVEL_COLUMNS}, reference=model.reference["typical_levels_db"]
+        {c: out[c] for c in LEVEL_COLUMNS}, reference=model.reference.levels_db()
     ).score
     units = measured_units(shared / rec.folder, rec)
     out["is_unit"] = (
@@ -247,7 +252,7 @@ def report_markdown(
         f"{model.version} (production score `{model.detector.score_name}`, threshold "
         f"{model.detector.threshold:.4g} for "
         f"{(model.detector.operating_point or {}).get('budget_per_hour', '?')} false alarms/h, "
-        f"{model.reference.get('n_typical', '?')} typical training windows).",
+        f"{model.reference.n_typical or '?'} typical training windows).",
         *([f"\n{note}"] if note else []),
         "",
         "Recordings (outside the repository; see their PROVENANCE.md), written as HYD24BBpk files "
@@ -317,16 +322,22 @@ def report_markdown(
     return "\n".join(lines)
 
 
-def run(shared: Path, data: Path, out: Path, *, note: str = "") -> dict[str, dict]:
-    """Score every recording at both levels, write ``out`` and its figure; returns the summaries."""
-    from aco_assets.defs.resources import MlflowResource, StorageResource
+def champion_of(data: Path, name: str = "aco-detector") -> LoadedDetector:
+    """The champion of the data folder ``data`` (its own MLflow store unless
+    ``MLFLOW_TRACKING_URI`` names another, as for the pipeline)."""
+    from aco_assets.storage.layout import DataLayout
+    from aco_assets.storage.mlflow_store import tracking_client
     from aco_assets.storage.model_registry import load_champion
 
-    storage = StorageResource(data_dir=str(data))
-    resource = MlflowResource(storage=storage)
-    model = load_champion(
-        resource.client(), resource.registered_model_name, cache_dir=storage.layout().models_dir
-    )
+    layout = DataLayout.resolve(data_dir=str(data))
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or layout.mlflow_tracking_uri
+    client = tracking_client(uri, layout, name)
+    return load_champion(client, name, cache_dir=layout.models_dir)
+
+
+def run(shared: Path, data: Path, out: Path, *, note: str = "") -> dict[str, dict]:
+    """Score every recording at both levels, write ``out`` and its figure; returns the summaries."""
+    model = champion_of(data)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for level in ("match", "peak"):

@@ -24,174 +24,58 @@ runs window by window (``chunk_windows``) so that the frames, their spectra and 
 magnitudes stay in cache; each band sum adds the squared real and imaginary parts of its bins,
 squared in place in the spectrum (no ``abs``, no per-bin power array).
 
+The settings, errors and result type live in :mod:`aco_assets.signal.front_end_config`, the
+handling of missing samples in :mod:`aco_assets.signal.sample_gaps`; they are importable from
+here too.
+
 Dimension letters: N windows, F bands, T frames, M STFT frames per window, K frequency bins,
 L named level bands.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import scipy.fft
 import scipy.signal
 
+from aco_assets.signal.front_end_config import (
+    DEFAULT_LEVEL_BANDS,
+    NORMALISE_MODES,
+    FrontEndConfig,
+    FrontEndConfigError,
+    FrontEndError,
+    FrontEndInputError,
+    WindowFeatures,
+    check_config,
+)
 from aco_assets.signal.polyphase import LineDecimator
+from aco_assets.signal.sample_gaps import bridge_gaps, missing_mask
+
+__all__ = [
+    "DEFAULT_LEVEL_BANDS",
+    "LEVEL_COLUMNS",
+    "NORMALISE_MODES",
+    "FrontEnd",
+    "FrontEndConfig",
+    "FrontEndConfigError",
+    "FrontEndError",
+    "FrontEndInputError",
+    "WindowFeatures",
+    "band_label",
+]
 
 log = logging.getLogger(__name__)
 
-#: Named band levels reported per window: (name, f_low_hz, f_high_hz).
-DEFAULT_LEVEL_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("broadband_10_10000", 10.0, 10000.0),
-    ("low_10_100", 10.0, 100.0),
-    ("mid_100_1000", 100.0, 1000.0),
-    ("high_1000_10000", 1000.0, 10000.0),
-)
-
-
-#: ``FrontEndConfig.normalise`` values.
-NORMALISE_MODES: tuple[str, ...] = ("none", "file_median", "file_median_and_absolute")
-
-
-class FrontEndError(ValueError):
-    """Base class of the front end's errors."""
-
-
-class FrontEndConfigError(FrontEndError):
-    """A `FrontEndConfig` whose values cannot give a valid band/frame layout."""
-
-
-class FrontEndInputError(FrontEndError):
-    """Samples that are not a 1-D real array."""
-
-
-@dataclass(frozen=True)
-class FrontEndConfig:
-    """Settings of the front end; the defaults are the production choice.
-
-    Stored with every saved model and in the DuckDB metadata (`to_dict` / `from_dict`).
-
-    Attributes
-    ----------
-    sample_rate_hz : int
-        Sample rate of the input, Hz (ACO ``HYD24BBpk``: 24000).
-    window_s : float
-        Analysis window length, s. Windows are non-overlapping and aligned to the first sample.
-    n_bands : int
-        F, number of log-spaced bands between `f_min_hz` and `f_max_hz`.
-    f_min_hz, f_max_hz : float
-        Lower edge of the first band and upper edge of the last band, Hz.
-    n_frames : int
-        T, frames per window (default 32: 156.25 ms each).
-    nfft : int
-        Main STFT frame length, samples (1500: 62.5 ms, 16 Hz bins).
-    hop_samples : int
-        Main STFT hop, samples (750: 50 % overlap).
-    low_split_hz : float
-        Bands whose upper edge is at most this come from the low path, Hz.
-    low_block : int
-        Pre-decimation factor of the triangular block filter (24 kHz / 8 = 3 kHz).
-    low_down : int
-        `resample_poly` down factor after the block filter (3 kHz / 6 = 500 Hz).
-    low_nfft : int
-        Low-path frame length, samples at the low rate (500: 1 s, 1 Hz bins).
-    low_hop : int
-        Low-path hop, samples at the low rate (250: 0.5 s).
-    highpass_hz : float
-        Corner of the low path's 4th-order Butterworth high-pass, Hz.
-    floor_db : float
-        Floor of every power before the log, dB re 1 count^2/Hz (levels: re 1 count^2).
-    max_missing_share : float
-        Windows with a larger share of missing samples are marked invalid, in [0, 1].
-    normalise : {"none", "file_median", "file_median_and_absolute"}
-        ``"none"``: features are absolute band PSDs (dB re 1 count^2/Hz). ``"file_median"``:
-        each band minus its median over all frames of the valid windows of the samples given
-        (one file in the pipeline), i.e. dB above the file's own background: the spectral
-        equalisation of PAM detectors, which keeps transients and removes what changes slowly
-        (season, time of day, instrument gain drift). ``"file_median_and_absolute"``: two
-        channels, the file-median equalised features (channel 0) and the absolute ones
-        (channel 1), so that what lasts a whole file (a passing ship, a long blue whale call
-        series) stays visible beside the transients; the lineage uses it
-        (docs/model_results.md). ``levels`` stay absolute in every mode.
-    level_bands : tuple of (str, float, float)
-        Named bands (name, f_low_hz, f_high_hz) whose levels are reported per window.
-    """
-
-    sample_rate_hz: int = 24000
-    window_s: float = 5.0
-    n_bands: int = 64
-    f_min_hz: float = 10.0
-    f_max_hz: float = 10000.0
-    n_frames: int = 32
-    nfft: int = 1500
-    hop_samples: int = 750
-    low_split_hz: float = 200.0
-    low_block: int = 8
-    low_down: int = 6
-    low_nfft: int = 500
-    low_hop: int = 250
-    highpass_hz: float = 5.0
-    floor_db: float = -60.0
-    max_missing_share: float = 0.1
-    normalise: Literal["none", "file_median", "file_median_and_absolute"] = "none"
-    level_bands: tuple[tuple[str, float, float], ...] = field(default=DEFAULT_LEVEL_BANDS)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of every field (`level_bands` as lists)."""
-        out = dataclasses.asdict(self)
-        out["level_bands"] = [list(b) for b in self.level_bands]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FrontEndConfig:
-        """Inverse of `to_dict`; missing keys take the defaults, unknown keys raise."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise FrontEndConfigError(
-                f"unknown FrontEndConfig keys {unknown}; known keys are {sorted(known)}"
-            )
-        kwargs = dict(data)
-        if "level_bands" in kwargs:
-            kwargs["level_bands"] = tuple(
-                (str(n), float(lo), float(hi)) for n, lo, hi in kwargs["level_bands"]
-            )
-        return cls(**kwargs)
-
-
-@dataclass(frozen=True)
-class WindowFeatures:
-    """The analysis windows of one stretch of samples.
-
-    Attributes
-    ----------
-    features : np.ndarray, shape (N, 1, F, T), float32
-        Band power spectral density, dB re 1 count^2/Hz, floored at ``floor_db``; finite.
-    offsets_s : np.ndarray, shape (N,), float64
-        Start of each window relative to the first sample, s.
-    missing_share : np.ndarray, shape (N,), float64
-        Share of the window's samples that were missing (NaN or infinite), in [0, 1].
-    valid : np.ndarray, shape (N,), bool
-        ``missing_share <= max_missing_share`` and all features finite.
-    levels : dict[str, np.ndarray]
-        Per named band, shape (N,) float64: band power over the window, dB re 1 count^2
-        (mean square of the band-passed signal; resolution of the F bands, partial bands
-        weighted by their overlap in Hz).
-    """
-
-    features: np.ndarray
-    offsets_s: np.ndarray
-    missing_share: np.ndarray
-    valid: np.ndarray
-    levels: dict[str, np.ndarray]
-
-    @property
-    def n_windows(self) -> int:
-        """N, the number of windows."""
-        return int(self.features.shape[0])
+#: Level columns of the ``windows`` table <- names of the front end's level bands.
+LEVEL_COLUMNS = {
+    "level_broadband_db": "broadband_10_10000",
+    "level_low_db": "low_10_100",
+    "level_mid_db": "mid_100_1000",
+    "level_high_db": "high_1000_10000",
+}
 
 
 def _bin_starts(freqs: np.ndarray, edges: np.ndarray, what: str) -> np.ndarray:
@@ -218,7 +102,7 @@ class FrontEnd:
 
     def __init__(self, config: FrontEndConfig | None = None) -> None:
         self.config = cfg = config if config is not None else FrontEndConfig()
-        self._check_config(cfg)
+        check_config(cfg)
         fs = cfg.sample_rate_hz
         self.window_samples = int(round(cfg.window_s * fs))
         edges = np.geomspace(cfg.f_min_hz, cfg.f_max_hz, cfg.n_bands + 1)
@@ -298,35 +182,6 @@ class FrontEnd:
             else np.zeros((0, cfg.n_bands))
         )  # (L, F) Hz
 
-    @staticmethod
-    def _check_config(cfg: FrontEndConfig) -> None:
-        fs = cfg.sample_rate_hz
-        problems = []
-        if not 0 < cfg.f_min_hz < cfg.f_max_hz <= fs / 2:
-            problems.append(f"need 0 < f_min_hz < f_max_hz <= {fs / 2} Hz")
-        if abs(cfg.window_s * fs - round(cfg.window_s * fs)) > 1e-6:
-            problems.append(f"window_s={cfg.window_s} s is not a whole number of samples")
-        elif round(cfg.window_s * fs) % (cfg.low_block * cfg.low_down):
-            problems.append("window samples must be a multiple of low_block * low_down")
-        if cfg.normalise not in NORMALISE_MODES:
-            problems.append(
-                f"normalise must be one of {', '.join(map(repr, NORMALISE_MODES))}, "
-                f"got {cfg.normalise!r}"
-            )
-        if cfg.n_bands < 1 or cfg.n_frames < 1 or cfg.nfft < 2 or cfg.hop_samples < 1:
-            problems.append("n_bands, n_frames, hop_samples must be >= 1 and nfft >= 2")
-        if cfg.nfft > cfg.window_s * fs or cfg.low_nfft * cfg.low_block * cfg.low_down > (
-            cfg.window_s * fs
-        ):
-            problems.append("nfft and low_nfft must fit in one window")
-        low_rate = fs / (cfg.low_block * cfg.low_down)
-        if cfg.low_split_hz > 0.45 * low_rate:
-            problems.append(f"low_split_hz must be <= 0.45 * low rate ({0.45 * low_rate} Hz)")
-        if not 0.0 <= cfg.max_missing_share <= 1.0:
-            problems.append("max_missing_share must lie in [0, 1]")
-        if problems:
-            raise FrontEndConfigError(f"invalid FrontEndConfig ({cfg}): " + "; ".join(problems))
-
     @property
     def band_edges_hz(self) -> np.ndarray:
         """Band edges, shape (F+1,), float64, Hz, log-spaced from f_min_hz to f_max_hz."""
@@ -400,12 +255,12 @@ class FrontEnd:
             log.debug("dropping a trailing partial window of %d samples", x.shape[0] % w)
         x32 = x[: n * w].astype(np.float32)  # (N * W,), a copy: gaps are bridged in place
         ok = None if valid is None else np.asarray(valid, bool)[: n * w]
-        missing = _missing(x32, ok, floating=np.issubdtype(x.dtype, np.floating))
+        missing = missing_mask(x32, ok, floating=np.issubdtype(x.dtype, np.floating))
         if missing is None:
             missing_share = np.zeros(n)
         else:
             missing_share = np.bincount(np.flatnonzero(missing) // w, minlength=n) / w  # (N,)
-            _bridge_gaps(x32, missing)
+            bridge_gaps(x32, missing)
         power = np.empty((n, self.config.n_bands, self.config.n_frames), np.float32)  # (N, F, T)
         nl = self.n_low_bands
         if n and nl:
@@ -427,7 +282,8 @@ class FrontEnd:
         )
         if self.config.normalise != "none":
             ref = features[valid] if valid.any() else features  # (N', 1, F, T)
-            median = np.median(ref[:, 0], axis=(0, 2)) if n else 0.0  # (F,)
+            # (F,); a stretch shorter than one window has no windows and nothing to subtract
+            median = np.median(ref[:, 0], axis=(0, 2)) if n else np.zeros(self.config.n_bands)
             relative = features - np.asarray(median, np.float32)[None, None, :, None]
             if self.config.normalise == "file_median":
                 features = relative  # (N, 1, F, T)
@@ -535,38 +391,3 @@ def band_label(f_low_hz: float, f_high_hz: float) -> str:
     if f_low_hz >= 1000.0:
         return f"{f_low_hz / 1000:.3g}-{f_high_hz / 1000:.3g} kHz"
     return f"{f_low_hz:.3g}-{f_high_hz:.3g} Hz"
-
-
-def _bridge_gaps(x: np.ndarray, missing: np.ndarray) -> None:
-    """Replace missing samples of x (n,) in place by a line between each run's valid neighbours.
-
-    Costs O(number of missing samples); a run at either end takes its one valid neighbour's
-    value, and an all-missing x becomes zeros.
-    """
-    bad = np.flatnonzero(missing)  # (B,)
-    if bad.size == x.size:
-        x[:] = 0.0
-        return
-    first = np.r_[True, np.diff(bad) != 1]  # (B,) True where a run starts
-    run = np.cumsum(first) - 1  # (B,) run index of each missing sample
-    left = bad[first] - 1  # (R,) last valid sample before each run, -1 at the file start
-    right = bad[np.r_[first[1:], True]] + 1  # (R,) first valid sample after, n at the end
-    left_ok, right_ok = left >= 0, right < x.size
-    x_left = np.where(left_ok, x[np.maximum(left, 0)], x[np.minimum(right, x.size - 1)])
-    x_right = np.where(right_ok, x[np.minimum(right, x.size - 1)], x_left)
-    frac = (bad - left[run]) / (right[run] - left[run])  # (B,) in (0, 1)
-    x[bad] = (x_left[run] + frac * (x_right[run] - x_left[run])).astype(np.float32)
-
-
-def _missing(x: np.ndarray, valid: np.ndarray | None, *, floating: bool) -> np.ndarray | None:
-    """Bool (n,) True where x (n,) float32 is not finite or ``valid`` is False; None if nowhere.
-
-    ``floating``: x was cast from floats (from integers every sample is finite). A finite sum of
-    x proves every sample finite at the cost of one read (NaN and inf propagate; a sum that
-    overflows only sends the check down the exact path).
-    """
-    bad = None if valid is None or valid.all() else ~valid
-    if floating and not np.isfinite(np.sum(x)):
-        nonfinite = ~np.isfinite(x)
-        bad = nonfinite if bad is None else bad | nonfinite
-    return bad

@@ -3,8 +3,9 @@
 One file in, plain rows and arrays out: :func:`inventory_file` for ``raw_files`` and
 :func:`file_windows` for ``spectrograms``. A file that cannot be read at all (random bytes, no
 bytes, a folder under a file's name) becomes a row saying so, with its reason; so does a
-misfiled entry (:func:`misfiled_row`, :func:`misfiled_windows`). None of them ever stops the
-rest of the day. Messages name files relative to the archive root, the same for a local
+misfiled entry (:func:`misfiled_row`, :func:`misfiled_windows`, or
+:func:`misfiled_entry_windows` from its ``raw_files`` row). None of them ever stops the rest
+of the day. Messages name files relative to the archive root, the same for a local
 archive and one on object storage (:func:`aco_assets.storage.paths.relative_posix`).
 """
 
@@ -31,7 +32,7 @@ from aco_assets.hydrophone import (
 )
 from aco_assets.hydrophone.records import scan_buffer
 from aco_assets.hydrophone.timing import ns_to_datetime
-from aco_assets.signal.features import FrontEnd, FrontEndConfig
+from aco_assets.signal.features import LEVEL_COLUMNS, FrontEnd, FrontEndConfig
 from aco_assets.signal.quality import find_quality_issues
 from aco_assets.storage.paths import AnyPath, relative_posix
 
@@ -39,14 +40,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-# Level columns of the windows table <- names of FrontEnd level bands.
-LEVEL_COLUMNS = {
-    "level_broadband_db": "broadband_10_10000",
-    "level_low_db": "low_10_100",
-    "level_mid_db": "mid_100_1000",
-    "level_high_db": "high_1000_10000",
-}
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -241,13 +234,20 @@ def misfiled_windows(
     misfiled: MisfiledFile, root: AnyPath, feature_shape: tuple[int, ...]
 ) -> FileWindows:
     """No windows and one ``misfiled`` issue for an entry the archive rule does not place."""
-    rel = relative_posix(misfiled.path, root)
+    return misfiled_entry_windows(
+        relative_posix(misfiled.path, root), misfiled.reason, feature_shape
+    )
+
+
+def misfiled_entry_windows(rel: str, reason: str, feature_shape: tuple[int, ...]) -> FileWindows:
+    """:func:`misfiled_windows` of the entry named ``rel`` (relative to the archive root), from
+    its ``raw_files`` row: the listing's ``reason`` (``"<rel>: why"``) becomes the issue."""
     issue = {
         "file": rel,
         "kind": "misfiled",
         "start_utc": None,
         "end_utc": None,
-        "detail": misfiled.reason.removeprefix(rel).lstrip(": "),
+        "detail": reason.removeprefix(rel).lstrip(": "),
     }
     empty = np.zeros((0, *feature_shape), dtype=np.float32)
     return FileWindows(file=rel, features=empty, issues=[issue])

@@ -6,7 +6,7 @@ their own table and keeps them out of the acoustic anomaly queue. Everything her
 extremes of one pass serve both the dropout search (only blocks of one value are examined
 further) and the clipping search (records), and a file without gaps skips every mask. A 5-minute
 file (7.2 million samples) takes 10-15 ms of CPU (``benchmarks/bench_quality.py``). Imports
-numpy, scipy and the standard library.
+numpy, scipy, the standard library and the mask runs of :mod:`aco_assets.hydrophone.gaps`.
 
 Sample ``i`` is placed at ``start_utc + i / sample_rate_hz`` (naive UTC), the codec's time of
 sample 0 plus the nominal rate; timing jumps are reported from the per-record header times.
@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 from scipy import ndimage
+
+from aco_assets.hydrophone.gaps import mask_runs
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +55,6 @@ class QualityIssue:
     end_utc: datetime
     value: float
     detail: str
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of the runs of True in a 1-D bool array."""
-    if mask.size == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1  # (C,) first index of each later run
-    bounds = np.concatenate(([0], change, [mask.size]))  # (C + 2,) runs alternate in value
-    first = 0 if mask[0] else 1  # index of the first run of True
-    return bounds[first:-1:2], bounds[first + 1 :: 2]
 
 
 def _extremes_block(min_len: int, spr: int) -> int:
@@ -175,7 +167,7 @@ def find_quality_issues(
 
 
 def _gaps(ok: np.ndarray, fs: float) -> list:
-    starts, ends = _runs(~ok)
+    starts, ends = mask_runs(~ok)
     return [
         ("gap", int(a), int(b), (b - a) / fs, f"{b - a} samples ({(b - a) / fs:.3f} s) missing")
         for a, b in zip(starts, ends, strict=True)
@@ -200,7 +192,7 @@ def _dropouts(
     if not all_ok:
         candidate &= ok[: len(candidate) * b].reshape(-1, b).all(axis=1)
     out = []
-    for s, e in zip(*_runs(candidate), strict=True):
+    for s, e in zip(*mask_runs(candidate), strict=True):
         lo, hi = max(0, (int(s) - 1) * b), min(len(x), (int(e) + 1) * b)
         out += _dropouts_in(x, ok, fs, lo, hi, min_len=min_len)
     return out
@@ -210,7 +202,7 @@ def _dropouts_in(x: np.ndarray, ok: np.ndarray, fs: float, lo: int, hi: int, *, 
     """Dropouts of x[lo:hi], at indices of x."""
     xs, oks = x[lo:hi], ok[lo:hi]
     same = (xs[1:] == xs[:-1]) & oks[1:] & oks[:-1]  # (m-1,) sample i+1 repeats sample i
-    starts, ends = _runs(same)
+    starts, ends = mask_runs(same)
     keep = (ends - starts + 1) >= min_len
     out = []
     for a, b in zip(starts[keep] + lo, ends[keep] + 1 + lo, strict=True):

@@ -6,17 +6,23 @@ absolute ones. A data folder copied with ``cp -a data elsewhere`` (or moved) the
 names the old folder: the copy reads, and writes, artifacts of the original, or fails with "No
 such artifact" once the original is gone. :func:`rebase_artifact_root` rewrites those locations
 to the folder's own artifact directory the first time the store is opened from its new place.
+
+:func:`tracking_client` is how the ``mlflow_resource`` gets its client: the only place outside
+the model registry that imports MLflow, as the storage layer is the only one that may.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 logger = logging.getLogger(__name__)
+
+TRACKING_URI_ENV, REGISTRY_URI_ENV = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"
 
 # (table, column) of every absolute artifact location in the SQL store of MLflow 3.
 LOCATION_COLUMNS = (
@@ -74,3 +80,39 @@ def rebase_artifact_root(db_path: Path, artifacts_dir: Path, experiment_name: st
     logger.info("MLflow store %s: artifact locations moved from %s to %s", db_path, old_root,
                 new_root)  # fmt: skip
     return old_root
+
+
+def tracking_client(uri: str, layout, experiment_name: str):
+    """An ``MlflowClient`` bound to ``uri`` (registry on the same store).
+
+    Also points MLflow's process-wide URIs at it (``mlflow.start_run``, ``log_model`` and
+    artifact downloads use them) without leaving them in the environment. When ``uri`` is the
+    data folder's own store (``layout``, a :class:`aco_assets.storage.layout.DataLayout`), its
+    artifact locations follow the folder first (:func:`rebase_artifact_root`).
+    """
+    import mlflow
+
+    set_process_uris(uri)
+    if uri == layout.mlflow_tracking_uri:  # the data folder's own store: one query
+        rebase_artifact_root(layout.mlflow_db_path, layout.mlflow_artifacts_dir, experiment_name)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def set_process_uris(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` / ``set_registry_uri`` without their environment exports.
+
+    MLflow writes both URIs into ``os.environ`` for subprocesses; left there, they would read as
+    the user's ``MLFLOW_TRACKING_URI`` to every later resource of this process (another data
+    folder would train into, and score from, this one's store) and to every subprocess, so the
+    environment is put back as it was.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in (TRACKING_URI_ENV, REGISTRY_URI_ENV)}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -10,56 +10,75 @@ The SHA-256 of every file of that directory is registered with the version (mode
 ``detector_files_sha256``). The pipeline's copy lives in ``<data>/models/<run id>-<digest>/``:
 keyed by the MLflow run, never by the version number alone (two stores both have a version 1),
 downloaded into a temporary folder and renamed into place only once its checksums match, and
-verified again on every load (a truncated cached file is dropped and downloaded again).
+verified again on every load (a truncated cached file is dropped and downloaded again;
+:mod:`aco_assets.storage.model_cache`).
 
-Errors are one line that names the version and the fix: :class:`NoChampionError` (no alias yet:
-train one), :class:`DanglingChampionError` (the alias names a version the registry lacks) and
-:class:`ModelArtifactError` (the artifact is missing, truncated or corrupt). They carry the
+Errors (:mod:`aco_assets.storage.registry_errors`) are one line that names the version and the
+fix: :class:`NoChampionError` (no alias yet: train one), :class:`DanglingChampionError` (the
+alias names a version the registry lacks) and :class:`ModelArtifactError` (the artifact is
+missing, truncated or corrupt). They carry the
 cause's message and are raised ``from None``: ``aco pipeline`` reports the innermost error of a
 failed step, and that must be this line, not torch's or MLflow's.
+
+:func:`register` turns a :class:`aco_assets.scoring.training.TrainingOutcome` into an MLflow run
+(params, metrics, figures), a registered version, the champion alias when it passes its check
+(or when there is no champion yet), and its ``model_versions`` row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
+import pyarrow as pa
+
+from aco_assets.scoring.reference import DetectorReference
+from aco_assets.storage.model_cache import (
+    DETECTOR_DIR,
+    REFERENCE_FILE,
+    ArtifactProblem,
+    cache_problem,
+    download,
+    remove,
+)
+from aco_assets.storage.registry_errors import (
+    CHAMPION,
+    DanglingChampionError,
+    ModelArtifactError,
+    ModelRegistryError,
+    NoChampionError,
+    alias_command,
+    artifact_error,
+    registered_versions,
+    registry_uri,
+)
+
+if TYPE_CHECKING:
+    from aco_assets.scoring.training import TrainingOutcome
+    from aco_assets.storage.warehouse import Warehouse
+    from ml import FittedDetector
+
+__all__ = ["CHAMPION", "CHECKSUM_TAG", "DETECTOR_DIR", "REFERENCE_FILE", "DanglingChampionError",
+           "DetectorPyfunc", "LoadedDetector", "ModelArtifactError", "ModelRegistryError",
+           "NoChampionError", "Registration", "champion_version", "has_champion", "load_champion",
+           "load_version", "log_detector", "record_version", "register", "set_champion"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-DETECTOR_DIR = "detector"
-REFERENCE_FILE = "reference.json"
 CHECKSUM_TAG = "detector_files_sha256"  # model version tag: {file name: sha256} of DETECTOR_DIR
-MANIFEST_FILE = "manifest.json"  # beside a cached DETECTOR_DIR: the checksums it was verified with
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
-
-
-class ModelRegistryError(RuntimeError):
-    """Base of the registry's errors; every message is one line naming the fix."""
-
-
-class NoChampionError(ModelRegistryError, LookupError):
-    """The registry has no version carrying the champion alias yet (train one)."""
-
-
-class DanglingChampionError(ModelRegistryError):
-    """The champion alias names a version the registry does not hold (never 'no champion')."""
-
-
-class ModelArtifactError(ModelRegistryError):
-    """A version's artifact is missing, truncated or corrupt."""
 
 
 class DetectorPyfunc(mlflow.pyfunc.PythonModel):
@@ -79,16 +98,36 @@ class DetectorPyfunc(mlflow.pyfunc.PythonModel):
 
 @dataclass(frozen=True)
 class LoadedDetector:
+    """A registered version, loaded: the model, its reference (naming the version and the
+    model's operating point), where it is cached, and the digest of its registered checksums
+    (None for versions logged without)."""
+
     version: int
     run_id: str
-    detector: Any  # ml.FittedDetector
-    reference: dict[str, Any]
+    detector: FittedDetector
+    reference: DetectorReference
     directory: Path
-    digest: str | None = None  # of the registered checksums; None for versions logged without
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What :func:`register` did: the new version, its run, whether the champion alias moved
+    to it, and the version the alias names afterwards (the scores' version)."""
+
+    version: int
+    run_id: str
+    champion: bool
+    checks_passed: bool
+    champion_version: int
 
 
 def log_detector(
-    fitted: Any, reference: dict[str, Any], *, work_dir: Path, registered_model_name: str
+    fitted: FittedDetector,
+    reference: DetectorReference | Mapping[str, Any],
+    *,
+    work_dir: Path,
+    registered_model_name: str,
 ) -> int:
     """Log the fitted detector to the active MLflow run and register it; returns the version.
 
@@ -100,7 +139,9 @@ def log_detector(
     if model_dir.exists():
         shutil.rmtree(model_dir)
     fitted.save(model_dir)
-    (model_dir / REFERENCE_FILE).write_text(json.dumps(reference))
+    if isinstance(reference, DetectorReference):
+        reference = reference.to_dict()
+    (model_dir / REFERENCE_FILE).write_text(json.dumps(dict(reference)))
     digests = file_digests(model_dir)
     chatter = io.StringIO()  # MLflow prints "Registered model ... / Created version ..." itself
     with contextlib.redirect_stderr(chatter):
@@ -122,6 +163,15 @@ def log_detector(
 
 def set_champion(client: Any, name: str, version: int) -> None:
     client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def has_champion(client: Any, name: str) -> bool:
+    """Whether ``name`` has a champion (a dangling alias raises, as in :func:`champion_version`)."""
+    try:
+        champion_version(client, name)
+    except NoChampionError:
+        return False
+    return True
 
 
 def champion_version(client: Any, name: str) -> int:
@@ -151,13 +201,13 @@ def champion_version(client: Any, name: str) -> int:
     except mlflow.exceptions.MlflowException as e:
         if e.error_code != _NOT_FOUND:
             raise
-        versions = _versions(client, name)
-        uri = _registry_uri(client)
+        versions = registered_versions(client, name)
+        uri = registry_uri(client)
         raise DanglingChampionError(
             f"the {CHAMPION!r} alias of {name!r} points at version {version}, which the registry "
             f"{uri} does not hold (versions: {', '.join(map(str, versions)) or 'none'}): point it "
-            f"at one with {_alias_command(uri, name, versions[-1] if versions else 'N')}, or "
-            f"delete it with {_alias_command(uri, name, None)} and train a new champion with "
+            f"at one with {alias_command(uri, name, versions[-1] if versions else 'N')}, or "
+            f"delete it with {alias_command(uri, name, None)} and train a new champion with "
             "`aco pipeline --retrain`"
         ) from None
     return version
@@ -181,28 +231,40 @@ def load_version(client: Any, name: str, version: int, *, cache_dir: Path) -> Lo
         if e.error_code != _NOT_FOUND:
             raise
         raise ModelRegistryError(
-            f"model version {version} of {name!r} is not in the registry {_registry_uri(client)} "
-            "(versions: " + (", ".join(map(str, _versions(client, name))) or "none") + "): "
+            f"model version {version} of {name!r} is not in the registry {registry_uri(client)} "
+            "(versions: "
+            + (", ".join(map(str, registered_versions(client, name))) or "none")
+            + "): "
             "set MLFLOW_TRACKING_URI to the store that trained it, or rescore the days with the "
             "champion (`aco pipeline`)"
         ) from None
     expected = _registered_digests(mv)
     digest = _digest(expected) if expected is not None else None
     target = cache_dir / (f"{mv.run_id}-{digest[:16]}" if digest else mv.run_id)
-    reason = _cache_problem(target, expected)
+    reason = cache_problem(target, expected)
     if reason is not None:
         if target.exists():
             logger.warning("cached model version %s at %s: %s; downloading it again",
                            version, target, reason)  # fmt: skip
-            _remove(target)
-        _download(client, mv, target, expected)
+            remove(target)
+        source = client.get_model_version_download_uri(mv.name, mv.version)
+        try:
+            download(source, target, expected)
+        except ArtifactProblem as e:
+            raise artifact_error(client, mv, str(e)) from None
     directory = target / DETECTOR_DIR
     try:
         detector = FittedDetector.load(directory)
-        reference = json.loads((directory / REFERENCE_FILE).read_text())
+        stored = DetectorReference.from_dict(json.loads((directory / REFERENCE_FILE).read_text()))
     except (ModelFileError, ValueError) as e:
-        _remove(target)  # never keep a copy that does not load
-        raise _artifact_error(client, mv, str(e)) from None
+        remove(target)  # never keep a copy that does not load
+        raise artifact_error(client, mv, str(e)) from None
+    reference = stored.bound(
+        model_version=version,
+        score_name=detector.score_name,
+        threshold=detector.threshold,
+        budget_per_hour=(detector.operating_point or {}).get("budget_per_hour"),
+    )
     return LoadedDetector(version, mv.run_id, detector, reference, directory, digest)
 
 
@@ -219,112 +281,98 @@ def _digest(digests: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
 
 
-def _cache_problem(target: Path, expected: dict[str, str] | None) -> str | None:
-    """Why the cached copy at ``target`` cannot be used (None: it can)."""
-    from ml.io import file_digests
-
-    manifest = target / MANIFEST_FILE
-    if not manifest.is_file():
-        return "not cached" if not target.exists() else "incomplete"
-    try:
-        recorded = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return f"{MANIFEST_FILE} is unreadable"
-    if expected is not None and recorded != expected:
-        return "its checksums differ from the registered ones"
-    try:
-        actual = file_digests(target / DETECTOR_DIR)
-    except OSError as e:
-        return str(e)
-    bad = sorted(n for n in set(recorded) | set(actual) if recorded.get(n) != actual.get(n))
-    return f"{', '.join(bad)} changed since download (truncated?)" if bad else None
-
-
-def _download(client: Any, mv: Any, target: Path, expected: dict[str, str] | None) -> None:
-    """Download ``mv``'s detector directory into ``target``: verified, then renamed into place."""
-    from ml.io import file_digests
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        source = client.get_model_version_download_uri(mv.name, mv.version)
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp / "raw")))
-        except (OSError, mlflow.exceptions.MlflowException) as e:
-            raise _artifact_error(
-                client, mv, f"its artifact {source} cannot be read ({e})"
-            ) from None
-        found = next(local.rglob(REFERENCE_FILE), None)
-        if found is None:
-            raise _artifact_error(client, mv, f"its artifact {source} has no {REFERENCE_FILE}")
-        entry = tmp / "entry"
-        entry.mkdir()
-        shutil.move(str(found.parent), str(entry / DETECTOR_DIR))
-        actual = file_digests(entry / DETECTOR_DIR)
-        if expected is not None and actual != expected:
-            bad = sorted(n for n in set(expected) | set(actual) if expected.get(n) != actual.get(n))
-            raise _artifact_error(
-                client, mv, f"{', '.join(bad)} of its artifact {source} differ from the "
-                "checksums registered with it (truncated or corrupt)",
-            )  # fmt: skip
-        (entry / MANIFEST_FILE).write_text(json.dumps(actual, sort_keys=True))
-        try:
-            os.rename(entry, target)
-        except OSError:
-            if _cache_problem(target, expected) is not None:  # not a concurrent identical copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def register(
+    outcome: TrainingOutcome,
+    *,
+    client: Any,
+    experiment_id: str,
+    registered_model_name: str,
+    warehouse: Warehouse,
+    run_name: str,
+    tags: Mapping[str, str] | None = None,
+) -> Registration:
+    """Log ``outcome`` as an MLflow run, register it as a new version, move the champion alias
+    to it when its check passed (or when the registry has no champion yet: a provisional one,
+    so that a new archive can be scored), and write its ``model_versions`` row."""
+    name = registered_model_name
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
+    ) as run:
+        mlflow.log_params(outcome.params)
+        _log_history(run.info.run_id, outcome)
+        mlflow.log_metrics(outcome.metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = Path(tmp) / "figures"
+            figures.mkdir()
+            for figure, png in outcome.figures.items():
+                (figures / f"{figure}.png").write_bytes(png.full)
+            mlflow.log_artifacts(str(figures), artifact_path="figures")
+            if outcome.tags:
+                mlflow.set_tags(outcome.tags)
+            version = log_detector(
+                outcome.fitted, outcome.reference, work_dir=Path(tmp), registered_model_name=name
+            )
+        passed = outcome.passed
+        promote = passed or not has_champion(client, name)
+        if promote:
+            set_champion(client, name, version)
+        mlflow.set_tags({"model_version": version, "champion": promote, "checks_passed": passed})
+    record_version(warehouse, version, run.info.run_id, outcome, champion=promote)
+    current = version if promote else champion_version(client, name)
+    return Registration(version, run.info.run_id, promote, passed, current)
 
 
-def _remove(target: Path) -> None:
-    """Delete a cache entry; renamed first so no reader sees it half-deleted."""
-    trash = target.with_name(f".{target.name}.stale")
-    shutil.rmtree(trash, ignore_errors=True)
-    try:
-        os.rename(target, trash)
-    except FileNotFoundError:
-        return
-    shutil.rmtree(trash, ignore_errors=True)
+def _log_history(run_id: str, outcome: TrainingOutcome, per_batch: int = 50) -> None:
+    """The per-step training metrics, in batches (each with the time it was seen)."""
+    from mlflow.entities import Metric
+
+    points = outcome.history
+    for i in range(0, len(points), per_batch):
+        metrics = [
+            Metric(k, v, p.timestamp_ms, p.step)
+            for p in points[i : i + per_batch]
+            for k, v in p.values.items()
+        ]
+        if metrics:
+            mlflow.MlflowClient().log_batch(run_id, metrics=metrics)
 
 
-def _artifact_error(client: Any, mv: Any, reason: str) -> ModelArtifactError:
-    """The one-line error of a version that cannot be loaded, with both ways out."""
-    name, version = mv.name, int(mv.version)
-    others = [v for v in _versions(client, name) if v != version]
-    way_back = ""
-    if others:
-        earlier = [v for v in others if v < version]
-        back = earlier[-1] if earlier else others[-1]
-        command = _alias_command(_registry_uri(client), name, back)
-        way_back = f", or move the {CHAMPION!r} alias to version {back}: {command}"
-    reason = " ".join(reason.split())  # one line
-    retrain = (
-        "" if "aco pipeline --retrain" in reason else "; retrain with `aco pipeline --retrain`"
-    )
-    return ModelArtifactError(
-        f"model version {version} of {name!r} (run {mv.run_id}) cannot be loaded: {reason}"
-        f"{retrain}{way_back}"
-    )
-
-
-def _versions(client: Any, name: str) -> list[int]:
-    try:
-        found = client.search_model_versions(f"name = '{name}'")
-    except mlflow.exceptions.MlflowException:
-        return []
-    return sorted(int(v.version) for v in found)
-
-
-def _registry_uri(client: Any) -> str:
-    return getattr(client, "_registry_uri", None) or mlflow.get_registry_uri()
-
-
-def _alias_command(uri: str, name: str, version: int | str | None) -> str:
-    """The shell command that points the champion alias at ``version`` (None: deletes it)."""
-    call = (
-        f"delete_registered_model_alias('{name}', '{CHAMPION}')"
-        if version is None
-        else f"set_registered_model_alias('{name}', '{CHAMPION}', '{version}')"
-    )
-    return f"`python -c \"import mlflow; mlflow.MlflowClient('{uri}', '{uri}').{call}\"`"
+def record_version(
+    warehouse: Warehouse, version: int, run_id: str, outcome: TrainingOutcome, *, champion: bool
+) -> None:
+    """The version's ``model_versions`` row (the champion's row alone has ``is_champion``)."""
+    fitted, split, check = outcome.fitted, outcome.split, outcome.check
+    op = fitted.operating_point or {}
+    row = {
+        "model_version": version,
+        "run_id": run_id,
+        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "score_name": fitted.score_name,
+        "rho": fitted.rho,
+        "threshold": float(fitted.threshold),
+        "calibration_fpr": fitted.realised_calibration_fpr,
+        "heldout_fpr": outcome.heldout_fpr,
+        "n_general": outcome.n_general,
+        "n_typical": outcome.n_typical,
+        "is_champion": champion,
+        "checks_passed": outcome.passed,
+        "model_dir": f"models:/aco-detector/{version}",
+        "false_alarms_per_hour": check.budget_per_hour,
+        "threshold_rule": op.get("method"),
+        "calibration_hours": op.get("hours"),
+        "heldout_hours": check.hours,
+        "heldout_alarms": check.n_alarms,
+        "heldout_false_alarms_per_hour": check.rate_per_hour,
+        "split_unit": split.unit,
+        "train_units": json.dumps(list(split.train)),
+        "calibration_units": json.dumps(list(split.calibration)),
+        "test_units": json.dumps(list(split.test)),
+        "typical_selection_id": outcome.reference.typical_selection_id,
+    }
+    with warehouse.transaction() as con:
+        if champion:
+            con.execute("UPDATE model_versions SET is_champion = false")
+        con.execute("DELETE FROM model_versions WHERE model_version = ?", [version])
+        con.register("_row", pa.Table.from_pylist([row]))
+        con.execute("INSERT INTO model_versions BY NAME SELECT * FROM _row")
+        con.unregister("_row")

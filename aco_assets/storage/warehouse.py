@@ -18,6 +18,11 @@ the warehouse opens has the fsspec file system registered (``register_filesystem
 :meth:`Warehouse.query` works with no DuckDB extension; a plain ``duckdb`` client opening
 ``aco.duckdb`` needs the ``httpfs`` extension and an S3 secret for such views. ``aco.duckdb``, the
 lock files (``<data>/locks/tables/``) and the views marker stay local.
+
+Why this module is long: :class:`Warehouse` is the one way stages write and read the tables;
+its per-day writes, whole-table transactions and queries share the lock, the views and the
+object-storage registration, so they stay one class (the files and the schema are apart:
+``warehouse_files``, ``warehouse_schema``, ``warehouse_db``).
 """
 
 from __future__ import annotations

@@ -125,13 +125,26 @@ TABLES: tuple[Table, ...] = (
         _c("end_utc", "TIMESTAMP", "end of the problem (UTC; NULL for a whole-file fault)"),
         _c("detail", "VARCHAR", "what was found, in words"),
     ), "day"),
-    Table("typical_windows", "The windows chosen as typical for training, and by which rule.", (
+    Table("typical_selections", "One row per typical selection ever made: its id (the hash "
+          "of its rows), size, settings and when it was last selected.", (
+        _c("selection_id", "VARCHAR", "the selection: the first 16 hex digits of row_hash",
+           not_null=True),
+        _c("row_hash", "VARCHAR", "SHA-256 of its (day, window_index, window_start, rules)",
+           not_null=True),
+        _c("n_windows", "BIGINT", "windows it holds"),
+        _c("n_valid_windows", "BIGINT", "valid windows it was chosen from"),
+        _c("selected_at", "TIMESTAMP", "last run that selected it (UTC); the latest is current",
+           not_null=True),
+        _c("settings", "VARCHAR", "JSON of the typical_windows settings of that run"),
+    ), "whole"),
+    Table("typical_selection_windows", "The windows of every typical selection, by "
+          "selection_id (the view typical_windows holds the current one's).", (
         _c("day", "DATE", "UTC day of the window", not_null=True),
         _c("window_index", "INTEGER", "row of the day's feature array (windows)", not_null=True),
         _c("window_start", "TIMESTAMP", "window start (UTC)", not_null=True),
         _c("rules", "VARCHAR", "rules that selected it, e.g. 'evening,low_traffic_month'",
            not_null=True),
-        _c("selection_id", "VARCHAR", "hash of the selection settings", not_null=True),
+        _c("selection_id", "VARCHAR", "the selection (typical_selections)", not_null=True),
     ), "whole"),
     Table("model_versions", "One row per registered detector version: budget, threshold, "
           "check, champion, time split.", (
@@ -158,6 +171,8 @@ TABLES: tuple[Table, ...] = (
         _c("train_units", "VARCHAR", "JSON list of the training days / hours"),
         _c("calibration_units", "VARCHAR", "JSON list of the calibration days / hours"),
         _c("test_units", "VARCHAR", "JSON list of the test days / hours"),
+        _c("typical_selection_id", "VARCHAR", "typical selection it was trained on "
+           "(typical_selections; NULL for versions trained before it was kept)"),
     ), "whole"),
     Table("anomaly_scores", "One row per scored step (1 s by default) of every analysis window, "
           "with the model version that scored it.", (
@@ -179,6 +194,8 @@ TABLES: tuple[Table, ...] = (
         _c("quality_flag", "BOOLEAN", "window overlaps a quality issue or is not valid"),
         MODEL_VERSION,
         _c("combined", "DOUBLE", "GMM NLL + NP error, each standardised"),
+        _c("offset_s", "DOUBLE", "start of the step's analysis window within its file, seconds "
+           "(windows.offset_s; NULL in rows scored before it was kept)"),
     ), "day"),
     Table("detections", "One row per alarm: merged anomalous scoring steps (at most 60 s).", (
         DAY,
@@ -276,4 +293,21 @@ LEFT JOIN (SELECT day, count(*) AS n_detections FROM detections GROUP BY day) d 
     },
 )
 
-VIEWS: tuple[View, ...] = (DAILY_SUMMARY,)
+#: The current typical selection: the one most recently selected (typical_selections).
+TYPICAL_WINDOWS = View(
+    "typical_windows",
+    "The windows chosen as typical for training, and by which rule: the current selection.",
+    """SELECT t.day, t.window_index, t.window_start, t.rules, t.selection_id
+FROM typical_selection_windows t
+WHERE t.selection_id = (SELECT selection_id FROM typical_selections
+                        ORDER BY selected_at DESC, selection_id LIMIT 1)""",
+    {
+        "day": "UTC day of the window",
+        "window_index": "row of the day's feature array (windows)",
+        "window_start": "window start (UTC)",
+        "rules": "rules that selected it, e.g. 'evening,low_traffic_month'",
+        "selection_id": "the current selection (typical_selections)",
+    },
+)
+
+VIEWS: tuple[View, ...] = (DAILY_SUMMARY, TYPICAL_WINDOWS)

@@ -24,10 +24,11 @@ from aco_assets.hydrophone import (
     archive_path_for,
     write_file,
 )
-from aco_assets.synth.catalog import FAULT_CLASSES, write_catalog, write_manifest
+from aco_assets.synth.catalog import FAULT_CLASSES, GLITCH_FAULTS, write_catalog, write_manifest
 from aco_assets.synth.errors import SynthError
 from aco_assets.synth.events import SOURCES
 from aco_assets.synth.faults import fault_plan, fault_row, inject
+from aco_assets.synth.hardness import file_rng
 from aco_assets.synth.render import FileContent, PlacedEvent, render_file
 from aco_assets.synth.schedule import file_starts
 
@@ -134,14 +135,6 @@ def _days(preset: ArchivePreset, start: dt.date | None, days: int | None) -> lis
     return sorted({d + dt.timedelta(days=i) for d, n in blocks for i in range(n)})
 
 
-def _file_rng(seed: int, nominal: dt.datetime) -> np.random.Generator:
-    minutes = int((nominal - dt.datetime(1970, 1, 1)).total_seconds() // 60)
-    return np.random.default_rng(np.random.SeedSequence([seed, minutes]))
-
-
-GLITCH_FAULTS = {"glitch_dropout": "dropout", "glitch_spike": "spike", "glitch_dc_step": "dc_step"}
-
-
 def _rows(rel: str, start_utc: dt.datetime, events: list[PlacedEvent]) -> list[dict]:
     """Event rows (``table="event"``) and glitch fault rows (``table="fault"``) of one file."""
 
@@ -205,7 +198,7 @@ def synthesize_file(
     rng : numpy.random.Generator
         The file's random stream after rendering (the fault injection continues it).
     """
-    rng = _file_rng(seed, nominal)
+    rng = file_rng(seed, nominal)
     n_records = 1758 if rng.random() < 0.8125 else 1757  # 7 200 000 samples = 1757.8 records
     start_utc = nominal + dt.timedelta(microseconds=int(rng.integers(0, 100_000)))
     samples, placed = render_file(

@@ -182,14 +182,20 @@ def table_markdown(
     return "\n".join(lines)
 
 
+def _agg_figure(**kwargs):
+    """A matplotlib ``Figure`` on the Agg canvas, without pyplot or ``matplotlib.use``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def plot_psds(rows: list[ClipMeasures], path: Path) -> None:
     """Figure: PSDs (dB re their 1-4 kHz mean) of the real and synthetic clips, log frequency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig = _agg_figure(figsize=(8, 4.5), dpi=110)
+    ax = fig.subplots()
     for m in rows:
         style = "-" if m.name.startswith("real") else "--"
         keep = m.freqs_hz > 0
@@ -204,7 +210,6 @@ def plot_psds(rows: list[ClipMeasures], path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
 
 
 EXAMPLE_PLAN: tuple[tuple[str, float, float, float], ...] = (
@@ -220,10 +225,6 @@ EXAMPLE_PLAN: tuple[tuple[str, float, float, float], ...] = (
 
 def plot_example(path: Path, *, seed: int = 0) -> None:
     """Figure: spectrogram of one minute of synthetic audio with its catalogued events boxed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     plan = [PlannedEvent(*row) for row in EXAMPLE_PLAN]
@@ -231,7 +232,8 @@ def plot_example(path: Path, *, seed: int = 0) -> None:
     x, placed = render_file(start, 64 * SR, np.random.default_rng(seed), plan=plan)
     x = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 5.0, "highpass", fs=SR, output="sos"), x)
     f, t, s = scipy.signal.spectrogram(x, SR, nperseg=4096, noverlap=2048)
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=90)
+    fig = _agg_figure(figsize=(9, 4.5), dpi=90)
+    ax = fig.subplots()
     ax.pcolormesh(t, f[1:], 10 * np.log10(s[1:] + 1e-12), shading="auto", cmap="magma")
     for e in placed:
         t0, dur = e.start_sample / SR, e.n_samples / SR
@@ -248,7 +250,6 @@ def plot_example(path: Path, *, seed: int = 0) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
 
 
 def run(data_root: Path, *, docs: Path | None = None, seed: int = 0) -> str:

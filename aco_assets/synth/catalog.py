@@ -43,6 +43,15 @@ ALL_FAULT_CLASSES: tuple[str, ...] = (
     *FAULT_CLASSES,
     "clock_offset",
 )
+#: Event classes of the synthetic glitches -> the fault class the faults table lists them as
+#: (older catalogs listed the glitches among the events). The one definition of these labels.
+GLITCH_FAULTS: dict[str, str] = {
+    "glitch_dropout": "dropout",
+    "glitch_spike": "spike",
+    "glitch_dc_step": "dc_step",
+}
+#: Event classes that are data-quality glitches, not acoustic events.
+GLITCH_LABELS: frozenset[str] = frozenset(GLITCH_FAULTS)
 
 EVENT_SCHEMA = pa.schema(
     [

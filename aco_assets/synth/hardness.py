@@ -57,6 +57,13 @@ class Hardness:
     gain_drift: bool = True
 
 
+def file_rng(seed: int, nominal: dt.datetime) -> np.random.Generator:
+    """The main random stream of the file with nominal start ``nominal`` (its length, start and
+    labelled events, in every preset); each hardness factor has a stream of its own (:func:`stream`)."""
+    minutes = int((nominal - dt.datetime(1970, 1, 1)).total_seconds() // 60)
+    return np.random.default_rng(np.random.SeedSequence([seed, minutes]))
+
+
 def stream(seed: int, nominal: dt.datetime, name: str) -> np.random.Generator:
     """The random stream of factor ``name`` for the file with nominal start ``nominal``."""
     minutes = int((nominal - dt.datetime(1970, 1, 1)).total_seconds() // 60)

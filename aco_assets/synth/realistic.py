@@ -270,10 +270,8 @@ def synthesize_realistic_file(
     labelled events; the bed, each hardness factor, the wander, the glitches and the clock
     offset have streams of their own (:func:`aco_assets.synth.hardness.stream`).
     """
-    from aco_assets.synth.archive import _file_rng
-
     factors = factors or hard.Hardness()
-    rng = _file_rng(seed, nominal)
+    rng = hard.file_rng(seed, nominal)
     n = (1758 if rng.random() < 0.8125 else 1757) * SAMPLES_PER_RECORD
     start_utc = nominal + dt.timedelta(microseconds=int(rng.integers(0, 100_000)))
     bg = _background(nominal, n, lib, seed, factors)

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from aco_assets.scoring.evaluation import EvaluationError
+from aco_assets.scoring.tables import EvaluationError
 
 #: Scale factor making the MAD a consistent estimator of the standard deviation (normal data).
 MAD_TO_SIGMA = 1.4826

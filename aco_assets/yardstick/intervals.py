@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aco_assets.scoring.evaluation import EvaluationError
 from aco_assets.scoring.protocol import episode_starts, is_anomalous
+from aco_assets.scoring.tables import EvaluationError
 
 __all__ = ["Episodes", "check_spans", "episodes", "is_anomalous", "overlap_pairs", "union_seconds"]
 

@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aco_assets.scoring.evaluation import (
-    SNR_BUCKETS_DB,
-    EvaluationError,
-    _bucket_name,
-    _recall_table,
-)
+from aco_assets.scoring.event_matching import SNR_BUCKETS_DB
+from aco_assets.scoring.event_matching import bucket_name as _bucket_name
+from aco_assets.scoring.event_matching import recall_table as _recall_table
 from aco_assets.scoring.protocol import EPISODE_GAP_S, is_anomalous
+from aco_assets.scoring.tables import EvaluationError
 from aco_assets.yardstick.intervals import Episodes, _merge, overlap_pairs, union_seconds
 from aco_assets.yardstick.ranking import checked_scores
 from aco_assets.yardstick.truth import StepTruth

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from aco_assets.scoring.evaluation import SNR_BUCKETS_DB, Table
+from aco_assets.scoring.event_matching import SNR_BUCKETS_DB
 from aco_assets.scoring.protocol import EPISODE_GAP_S
+from aco_assets.scoring.tables import Table
 from aco_assets.yardstick.operating import (
     MAX_EPISODE_S,
     OperatingPoint,

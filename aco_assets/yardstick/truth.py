@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aco_assets.scoring.evaluation import GLITCH_LABELS, Table, table_columns
+from aco_assets.scoring.tables import Table, table_columns
+from aco_assets.synth.catalog import GLITCH_LABELS
 from aco_assets.yardstick.intervals import check_spans, overlap_pairs
 
 EVENT_COLUMNS = ("event_id", "class", "start_utc", "end_utc", "snr_db")

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +76,19 @@ def build_data(data: Path) -> tuple[list[dt.date], dt.date, dt.date]:
     template = (PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text()
     # no "Join the Dagster community" dialog over the pages under test
     (home / "dagster.yaml").write_text(template + "nux:\n  enabled: false\n")
-    import warnings
-
     import dagster as dg
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    with warnings.catch_warnings():  # Dagster's beta / preview notes, of this build only
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+        _run_lineage(first, last)
+    return days, first, last
+
+
+def _run_lineage(first: dt.date, last: dt.date) -> None:
+    """Each per-day job as one run over ``first``..``last``, then training and evaluation."""
+    import dagster as dg
+
     from orchestration.definitions import defs
 
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -111,7 +119,6 @@ def build_data(data: Path) -> tuple[list[dt.date], dt.date, dt.date]:
             defs.resolve_job_def(job).execute_in_process(
                 instance=instance, run_config={**run_config, **quiet}, tags=tags
             )
-    return days, first, last
 
 
 def server_env(data: Path) -> dict[str, str]:
@@ -126,15 +133,16 @@ def server_env(data: Path) -> dict[str, str]:
 
 
 def day_counts(data: Path) -> dict[str, dict[str, int]]:
-    """What each day's pages must say, straight from DuckDB."""
-    import duckdb
+    """What each day's pages must say, straight from the warehouse."""
+    from aco_assets.storage.warehouse import Warehouse
 
-    with duckdb.connect(str(data / "aco.duckdb"), read_only=True) as con:
-        scores = con.execute(
-            "SELECT day, count(*), count(*) FILTER (WHERE is_anomaly) FROM anomaly_scores "
-            "GROUP BY day"
-        ).fetchall()
-        files = con.execute("SELECT day, found, missing FROM coverage").fetchall()
+    warehouse = Warehouse(data / "aco.duckdb")
+    scores = warehouse.query(
+        "SELECT day, count(*), count(*) FILTER (WHERE is_anomaly) FROM anomaly_scores GROUP BY day"
+    ).to_pylist()
+    files = warehouse.query("SELECT day, found, missing FROM coverage").to_pylist()
+    scores = [tuple(r.values()) for r in scores]
+    files = [tuple(r.values()) for r in files]
     counts: dict[str, dict[str, int]] = {}
     for day, n, a in scores:
         counts.setdefault(str(day), {}).update(windows=n, anomalous=a)  # n: scoring steps

@@ -182,10 +182,10 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from aco_assets.synth import write_archive
+    from aco_assets.synth import CATALOG_NAME, write_archive
 
     layout = DataLayout.resolve(data_dir=args.data)
-    if not (layout.archive_root / "catalog.parquet").exists():
+    if not (layout.archive_root / CATALOG_NAME).exists():
         print(f"writing the synthetic demo archive to {layout.archive_root} ...", flush=True)
         summary = write_archive(layout.archive_root, preset="demo", seed=args.seed, progress=True)
         print(f"  {summary.n_files} files, {summary.n_events} catalog events", flush=True)

@@ -135,7 +135,7 @@ def _truth(catalog: list[dict], start: dt.datetime, end: dt.datetime) -> str:
 
 
 def _match_text(wh: Warehouse, catalog: list[dict], lo: dt.date, hi: dt.date, n_days: int) -> str:
-    from aco_assets.scoring.evaluation import match_events
+    from aco_assets.scoring.event_matching import match_events
 
     dets = wh.query(
         "SELECT start_utc, end_utc, peak_score FROM detections WHERE day BETWEEN ? AND ?", [lo, hi]

@@ -22,7 +22,7 @@ import numpy as np
 
 from aco_assets.defs.detector import DetectorTrainingConfig
 from aco_assets.scoring.protocol import step_spans_us, unit_keys, utc_micros
-from orchestration.studies.model_study import SeedData, StepScores
+from orchestration.studies.seed_data import SeedData, StepScores
 
 WINDOW_S = 5.0
 #: anomaly_scores column names of the model's scores

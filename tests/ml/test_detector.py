@@ -4,6 +4,7 @@ every bug of the reference code listed in the model notes)."""
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 
@@ -205,6 +206,37 @@ def test_loading_an_incomplete_directory_names_the_missing_files(small_fitted, t
         FittedDetector.load(tmp_path)
 
 
+def test_the_io_functions_save_and_load_with_the_operating_point(
+    small_fitted, small_data, tmp_path
+):
+    from ml.io import CHECKSUMS_FILE, FORMAT_VERSION, file_digests, load_detector, save_detector
+
+    first = load_detector(save_detector(small_fitted, tmp_path / "a"))
+    first.set_operating_point(first.threshold * 2.0, rule="test")
+    again = load_detector(save_detector(first, tmp_path / "b"))
+    assert again.operating_point == {"threshold": first.threshold, "rule": "test"}
+    x = small_data["anomalies"]
+    np.testing.assert_array_equal(again.score(x).is_anomaly, first.score(x).is_anomaly)
+    meta = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    recorded = json.loads((tmp_path / "b" / CHECKSUMS_FILE).read_text())
+    assert recorded == file_digests(tmp_path / "b", tuple(recorded))
+
+
+def test_thresholds_that_disagree_with_the_calibration_scores_are_a_model_file_error(
+    small_fitted, tmp_path
+):
+    from ml.io import CHECKSUMS_FILE
+
+    small_fitted.save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["thresholds"]["np"] += 1.0
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    (tmp_path / CHECKSUMS_FILE).unlink()  # as a directory written before checksums existed
+    with pytest.raises(ModelFileError, match="thresholds recomputed"):
+        FittedDetector.load(tmp_path)
+
+
 def test_training_is_deterministic_on_cpu(small_config, small_train, small_data):
     fits = [fit_detector(small_data["general"], small_data["typical"], config=small_config,
                          train=small_train, calibration=small_data["calibration"])
@@ -261,6 +293,19 @@ def test_bad_training_input_names_the_array_and_shape(small_config, small_train,
 def test_bad_train_config_raises_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["gmm_max_iter", "gmm_n_init"])
+def test_gmm_counts_below_one_are_a_config_error(name):
+    with pytest.raises(ConfigError, match=f"{name} must be >= 1, got 0"):
+        DetectorConfig(**{name: 0})
+
+
+def test_the_moved_helpers_are_importable_where_they_were():
+    from ml.model import encode_mu
+    from ml.trainer import encode_mu as trainer_encode_mu
+
+    assert trainer_encode_mu is encode_mu
 
 
 def test_configs_round_trip_through_dicts():

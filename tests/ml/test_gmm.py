@@ -9,7 +9,15 @@ import pytest
 import torch
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from ml import ConvergenceWarning, GaussianMixture, InputShapeError, NotFittedError
+from ml import (
+    ConfigError,
+    ConvergenceWarning,
+    DetectorError,
+    FitError,
+    GaussianMixture,
+    InputShapeError,
+    NotFittedError,
+)
 
 
 def three_clusters(rng: np.random.Generator, n: int = 600) -> np.ndarray:
@@ -93,6 +101,41 @@ def test_non_convergence_warns_and_sets_the_flag(rng):
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
         gmm = GaussianMixture(3, max_iter=2, tol=1e-12).fit(three_clusters(rng))
     assert gmm.converged_ is False
+
+
+def test_a_single_iteration_warns_that_it_had_no_change_to_compare(rng):
+    x = three_clusters(rng)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gmm = GaussianMixture(3, max_iter=1).fit(x)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(messages) == 1
+    assert "max_iter=1" in messages[0] and "single E-step" in messages[0]
+    assert gmm.converged_ is False and gmm.n_iter_ == 1 and len(gmm.lower_bounds_) == 1
+    assert np.isfinite(gmm.score_samples(x)).all()
+
+
+@pytest.mark.parametrize("name", ["n_components", "max_iter", "n_init"])
+def test_counts_below_one_are_a_config_error_naming_them(name):
+    kwargs = {"max_iter": 300, "n_init": 1}
+    n_components = 0 if name == "n_components" else 2
+    if name != "n_components":
+        kwargs[name] = 0
+    with pytest.raises(ConfigError, match=f"{name} must be >= 1, got 0"):
+        GaussianMixture(n_components, **kwargs)
+
+
+def test_a_singular_covariance_is_a_fit_error_saying_what_to_change(rng):
+    x = rng.normal(size=(50, 3))
+    x[:, 2] = 0.0  # a constant feature: zero variance, nothing to floor it with reg_covar=0
+    with pytest.raises(FitError, match="not positive definite") as info:
+        GaussianMixture(1, reg_covar=0.0).fit(x)
+    message = str(info.value)
+    assert "reg_covar=0" in message and "3 features" in message and "50 samples" in message
+    assert "raise reg_covar" in message and "more" in message
+    assert isinstance(info.value, DetectorError) and isinstance(info.value, RuntimeError)
+    assert not isinstance(info.value.__cause__, torch.linalg.LinAlgError)
+    GaussianMixture(1, reg_covar=1e-6).fit(x)  # the floor the message suggests is enough
 
 
 def test_state_dict_round_trip_is_exact(rng):

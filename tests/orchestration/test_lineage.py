@@ -173,6 +173,8 @@ def test_detector_registers_a_champion_version_with_its_run(lineage):
     assert "figures/losses.png" in artifacts
     row = lineage.warehouse().query("SELECT * FROM model_versions WHERE is_champion").to_pylist()
     assert [r["model_version"] for r in row] == [int(version.version)]
+    selections = lineage.warehouse().query("SELECT selection_id FROM typical_selections")
+    assert row[0]["typical_selection_id"] in selections.column(0).to_pylist()  # what trained it
     # anyone can load the champion from the registry and score feature windows with it
     from aco_assets.storage.layout import DataLayout
 
@@ -299,12 +301,9 @@ def test_training_calibration_and_test_time_never_overlap(lineage):
 
 
 def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
-    from aco_assets.defs.detector import (
-        DetectorTrainingConfig,
-        gather_features,
-        heldout_check,
-        training_rows,
-    )
+    from aco_assets.defs.detector import DetectorTrainingConfig
+    from aco_assets.scoring.training import heldout_check
+    from aco_assets.scoring.training_data import gather_features, training_rows
     from aco_assets.storage.layout import DataLayout
     from aco_assets.storage.model_registry import load_champion
     from tests.conftest import TINY_DETECTOR
@@ -312,7 +311,7 @@ def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
     layout = DataLayout.resolve(data_dir=lineage.data, archive_root=lineage.archive)
     resource = lineage.resources["mlflow_resource"]
     model = load_champion(resource.client(), "aco-detector", cache_dir=layout.models_dir)
-    config = DetectorTrainingConfig(**{**TINY_DETECTOR, "check_alpha": 0.01})
+    config = DetectorTrainingConfig(**{**TINY_DETECTOR, "check_alpha": 0.01}).settings()
     rows = training_rows(lineage.warehouse(), config).heldout
     features = gather_features(layout, lineage.warehouse(), rows)
     scores = model.detector.score(features).score
@@ -323,3 +322,42 @@ def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
     _, check = heldout_check(model.detector, features, rows, config)
     # five minutes of held-out time cannot tell silence from 12 alarms an hour: passes
     assert check.n_alarms == 0 and check.passed
+
+
+def test_anomaly_scores_keep_the_offsets_detections_need(lineage):
+    wh = lineage.warehouse()
+    differ = _count(
+        lineage,
+        "SELECT count(*) FROM anomaly_scores s JOIN windows w USING (day, window_index) "
+        "WHERE s.offset_s IS DISTINCT FROM w.offset_s OR s.file IS DISTINCT FROM w.file",
+    )
+    assert differ == 0
+    firsts = wh.query(
+        "SELECT d.offset_s AS got, s.offset_s AS window_offset, d.start_utc, s.window_start "
+        "FROM detections d JOIN anomaly_scores s ON s.day = d.day AND s.step_start = d.start_utc "
+        "AND s.file = d.file AND s.is_anomaly"
+    ).to_pylist()
+    assert firsts
+    for r in firsts:
+        expected = r["window_offset"] + (r["start_utc"] - r["window_start"]).total_seconds()
+        assert r["got"] == pytest.approx(expected)
+
+
+def test_one_run_resolves_the_champion_once_and_maps_each_day_once(lineage, monkeypatch):
+    import aco_assets.storage.scoring_context as scoring_context
+
+    calls = {"champion_version": 0, "load_version": 0, "load_day_features": 0}
+
+    def counted(name):
+        real = getattr(scoring_context, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(scoring_context, name, wrapper)
+
+    for name in calls:
+        counted(name)
+    lineage.materialize([anomaly_scores, detections], partition_key=lineage.partition_keys[0])
+    assert calls == {"champion_version": 1, "load_version": 1, "load_day_features": 1}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from aco_assets.defs.anomaly_scores import anomaly_scores
@@ -17,6 +18,7 @@ from aco_assets.defs.detections import detections
 from aco_assets.defs.raw_files import raw_files
 from aco_assets.defs.review_clips import review_clips
 from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.hydrophone.coverage import day_coverage
 from aco_assets.reporting.figures import INLINE_MARKDOWN_MAX
 from tests.conftest import lineage_resources
 
@@ -84,14 +86,24 @@ def test_a_three_day_run_of_raw_files_gives_each_day_its_own_counts(
 
 def test_a_range_run_of_the_detection_stages_reports_each_days_own_windows(lineage, three_days):
     first, last = three_days
-    result = _range_run(
-        [spectrograms, anomaly_scores, detections, review_clips],
-        lineage.resources,
-        lineage.instance,
-        first,
-        last,
-        {"ops": {"spectrograms": {"config": {"workers": 1}}}},
-    )
+    # the day without files has its coverage row, as `aco pipeline` writes it: spectrograms
+    # reads each day's file list from raw_files and refuses a day raw_files never saw
+    # (written here, removed again: the lineage fixture is shared with tests/orchestration)
+    coverage = pa.Table.from_pylist([day_coverage(first, [], [])])
+    lineage.warehouse().replace_rows("coverage", coverage, where="day = ?", params=[first])
+    try:
+        result = _range_run(
+            [spectrograms, anomaly_scores, detections, review_clips],
+            lineage.resources,
+            lineage.instance,
+            first,
+            last,
+            {"ops": {"spectrograms": {"config": {"workers": 1}}}},
+        )
+    finally:
+        lineage.warehouse().replace_rows(
+            "coverage", coverage.slice(0, 0), where="day = ?", params=[first]
+        )
     assert result.success
     scores = _latest_by_day(lineage.instance, "anomaly_scores")
     per_day = {

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from aco_assets.defs.evaluation_report import METHODS, evaluation, evaluation_dir
+from aco_assets.defs.evaluation_report import evaluation
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.scoring.evaluation import window_labels
+from aco_assets.scoring.methods import METHODS
+from aco_assets.storage.evaluation_store import evaluation_dir
 from aco_assets.synth import read_catalog, read_faults
 from orchestration.cli.review_commands import import_reviews
 
@@ -140,7 +142,6 @@ def test_without_a_catalog_only_alarm_and_review_metrics_are_written(lineage, ev
 def test_held_out_figures_cover_every_score_and_the_band_energy_baselines(lineage, evaluated):
     import json
 
-    from aco_assets.defs.evaluation_report import evaluation_dir
     from aco_assets.storage.layout import DataLayout
 
     m = _metrics(lineage, evaluated)

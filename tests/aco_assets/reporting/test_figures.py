@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from aco_assets.reporting.figures import (
     INLINE_MARKDOWN_MAX,
+    bar_counts,
+    png_bytes,
     sparkline_markdown,
     status_strip_markdown,
 )
@@ -69,3 +75,21 @@ def test_a_sparkline_draws_no_bar_where_nothing_was_scored():
     svg = _svg(sparkline_markdown(np.array([1.0, np.nan, np.nan, 2.0]), alt="s"))
     (bars,) = [e for e in svg if e.tag.endswith("path")]
     assert [b.split(",")[0] for b in bars.get("d").split("M")[1:]] == ["0.5", "3.5"]
+
+
+def test_importing_the_figure_modules_leaves_the_matplotlib_backend_alone():
+    code = (
+        "import matplotlib, aco_assets.reporting.figures, aco_assets.reporting.evaluation_figures, "
+        "aco_assets.synth.calibration; print(matplotlib.get_backend())"
+    )
+    env = {**os.environ, "MPLBACKEND": "svg"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "svg"
+
+
+def test_figures_render_on_the_agg_canvas_without_pyplot():
+    fig = bar_counts(["a", "b"], [1, 2], title="counts")
+    assert isinstance(fig.canvas, FigureCanvasAgg)
+    assert png_bytes(fig).startswith(b"\x89PNG")

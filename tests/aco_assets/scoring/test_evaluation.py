@@ -1,4 +1,4 @@
-"""Tests of aco_assets.scoring.evaluation: ground truth per window, metrics, event matching, baseline."""
+"""Ground truth per window, window metrics, event matching, the energy baseline and the figures."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from aco_assets.reporting.evaluation_figures import per_class_figure, roc_figure
+from aco_assets.scoring.baselines import energy_detector_scores
 from aco_assets.scoring.evaluation import (
     EvaluationError,
     WindowLabels,
-    energy_detector_scores,
-    match_events,
-    per_class_figure,
     precision_at_k,
-    roc_figure,
     window_labels,
     window_metrics,
 )
+from aco_assets.scoring.event_matching import match_events
+from aco_assets.scoring.protocol import is_anomalous
 
 T0 = datetime(2016, 2, 15, 5, 0, 0)
 
@@ -155,10 +155,33 @@ def test_window_metrics_agree_with_sklearn_on_random_scores(rng):
     assert m["average_precision"] == pytest.approx(average_precision_score(y, scores))
     # Automatic operating point: realised FPR at most max_fpr, TPR consistent with threshold.
     assert m["fpr"] <= 0.1
-    assert m["tpr"] == pytest.approx(np.mean(scores[y] >= m["threshold"]))
+    assert m["tpr"] == pytest.approx(np.mean(is_anomalous(scores[y], m["threshold"])))
+    assert m["fpr"] == pytest.approx(np.mean(is_anomalous(scores[~y], m["threshold"])))
     # McClish is an affine map of the normalised area.
     area = m["pauc_normalized"] * 0.1
     assert m["pauc_mcclish"] == pytest.approx(0.5 * (1 + (area - 0.005) / (0.1 - 0.005)))
+
+
+def test_window_metrics_and_the_model_metrics_share_one_roc(rng):
+    from ml.metrics import partial_auc, rates_at_threshold, roc_auc
+
+    y = rng.random(300) < 0.3
+    scores = np.round(rng.normal(size=300) + y, 1)  # ties
+    m = window_metrics(scores, y, max_fpr=0.1, threshold=0.5)
+    assert m["auc"] == roc_auc(y, scores)
+    assert m["pauc_normalized"] == partial_auc(y, scores, max_fpr=0.1)
+    assert (m["tpr"], m["fpr"]) == rates_at_threshold(y, scores, 0.5)
+
+
+def test_window_metrics_flag_by_the_model_rule_score_above_threshold():
+    # A window scoring exactly the threshold is not anomalous (is_anomalous: score > threshold).
+    scores = np.array([0.9, 0.5, 0.5, 0.1])
+    y = np.array([1, 1, 0, 0], bool)
+    m = window_metrics(scores, y, threshold=0.5)
+    assert (m["tpr"], m["fpr"]) == (0.5, 0.0)
+    # The automatic operating point names the threshold that flags its ROC point by that rule.
+    auto = window_metrics(scores, y, max_fpr=0.5)
+    assert (auto["tpr"], auto["fpr"]) == (1.0, 0.5) and auto["threshold"] == 0.1
 
 
 def test_window_metrics_leave_quality_windows_out_when_given_window_labels():
@@ -293,7 +316,8 @@ def test_figures_draw_every_detector(rng):
 
 def test_evaluation_review_and_quality_do_not_import_dagster_mlflow_or_duckdb():
     code = (
-        "import sys, aco_assets.scoring.evaluation, aco_assets.review.render, aco_assets.signal.quality; "
+        "import sys, aco_assets.scoring.evaluation, aco_assets.scoring.event_matching, "
+        "aco_assets.review.render, aco_assets.signal.quality; "
         "print([m for m in ('dagster', 'mlflow', 'duckdb') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -25,7 +25,13 @@ WINDOW = 5 * FS  # samples per analysis window
 
 @pytest.fixture(scope="module")
 def front_end() -> FrontEnd:
-    return FrontEnd()
+    """The production bands and frames, absolute levels: what a tone or a level should give."""
+    return FrontEnd(FrontEndConfig(normalise="none"))
+
+
+def test_the_default_front_end_is_the_production_one():
+    assert FrontEndConfig().normalise == "file_median"
+    assert FrontEndConfig().window_s == 5.0
 
 
 @pytest.fixture
@@ -227,10 +233,10 @@ def test_module_imports_no_orchestration_libraries():
 
 
 def test_gaps_are_bridged_by_lines_between_their_valid_neighbours():
-    from aco_assets.signal.features import _bridge_gaps
+    from aco_assets.signal.sample_gaps import bridge_gaps
 
     x = np.array([np.nan, 5.0, 1.0, np.nan, np.nan, np.nan, 9.0, 2.0, np.nan], np.float32)
-    _bridge_gaps(x, np.isnan(x))
+    bridge_gaps(x, np.isnan(x))
     np.testing.assert_allclose(x, [5.0, 5.0, 1.0, 3.0, 5.0, 7.0, 9.0, 2.0, 2.0])
 
 
@@ -322,9 +328,9 @@ def reference_band_power(fe: FrontEnd, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize(
     "config",
     [
-        FrontEndConfig(),  # production bands and frames
-        FrontEndConfig(n_bands=40, n_frames=16, window_s=2.0, low_split_hz=100.0),
-        FrontEndConfig(low_block=4, low_down=12),  # another decimation
+        FrontEndConfig(normalise="none"),  # production bands and frames, absolute levels
+        FrontEndConfig(n_bands=40, n_frames=16, window_s=2.0, low_split_hz=100.0, normalise="none"),
+        FrontEndConfig(low_block=4, low_down=12, normalise="none"),  # another decimation
     ],
 )
 def test_features_equal_a_float64_reference_of_the_algorithm(config):
@@ -368,3 +374,10 @@ def test_results_do_not_depend_on_fft_threads(front_end, rng):
     np.testing.assert_allclose(
         front_end.windows(x, workers=2).features, front_end.windows(x).features, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("mode", ["file_median", "file_median_and_absolute"])
+def test_an_equalised_stretch_shorter_than_a_window_gives_no_window(mode):
+    fe = FrontEnd(FrontEndConfig(normalise=mode))
+    out = fe.windows(np.ones(WINDOW - 1))
+    assert out.features.shape == (0, *fe.feature_shape)

@@ -147,6 +147,30 @@ def test_the_cache_is_keyed_by_run_so_two_stores_with_version_1_load_their_own(
     assert all(name.startswith((again.run_id, theirs.run_id)) for name in _cached(data))
 
 
+def test_a_loaded_version_has_a_typed_reference_naming_it_and_its_operating_point(data):
+    from aco_assets.scoring.reference import DetectorReference
+    from aco_assets.signal.features import FrontEndConfig
+
+    loaded = _load(_resource(data))  # logged with the minimal reference {"front_end": {}}
+    assert isinstance(loaded.reference, DetectorReference)
+    assert loaded.reference.front_end == FrontEndConfig()
+    assert loaded.reference.model_version == loaded.version == 2
+    assert loaded.reference.threshold == pytest.approx(2.0) == loaded.detector.threshold
+    assert loaded.reference.score_name == loaded.detector.score_name
+
+
+def test_a_reference_that_does_not_read_is_the_one_line_artifact_error(data, fitted, tmp_path):
+    resource = _resource(data)
+    with mlflow.start_run(experiment_id=resource.experiment_id()):
+        version = log_detector(
+            copy.deepcopy(fitted), {"typical_median_db": []}, work_dir=tmp_path,
+            registered_model_name=NAME,
+        )  # fmt: skip
+    with pytest.raises(ModelArtifactError, match=f"version {version} .*'front_end'") as e:
+        _load(resource, version)
+    assert "\n" not in str(e.value)
+
+
 def test_a_truncated_cached_file_is_detected_and_downloaded_again(data):
     resource = _resource(data)
     cached = _load(resource).directory / "model.pt"
