@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from aco_assets.hydrophone import SAMPLES_PER_RECORD, read_file, write_file  # noqa: E402
 
 N = SAMPLES_PER_RECORD
-ACOIO_MB_S = 45.0  # ACOio, as measured for the issue
+ACOIO_MB_S = 45.0  # ACOio, as measured for the codec's target
 
 
 def realistic_file(path: Path, *, n_records: int, frac17: float, seed: int) -> None:

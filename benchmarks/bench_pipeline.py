@@ -293,8 +293,8 @@ def ensure_champion(resources: dict, instance) -> None:
     """
     import dagster as dg
 
-    from aco_assets.defs.detector import detector
-    from aco_assets.defs.typical_windows import typical_windows
+    from aco_assets.defs.model.detector import detector
+    from aco_assets.defs.model.typical_windows import typical_windows
     from aco_assets.storage.model_registry import set_champion
 
     if has_champion(resources):
@@ -408,11 +408,11 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     logging.getLogger("dagster").setLevel(logging.WARNING)  # run events would drown the table
-    from aco_assets.defs.anomaly_scores import anomaly_scores
-    from aco_assets.defs.detections import detections
-    from aco_assets.defs.raw_files import raw_files
+    from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+    from aco_assets.defs.detect.detections import detections
+    from aco_assets.defs.ingest.raw_files import raw_files
+    from aco_assets.defs.ingest.spectrograms import spectrograms
     from aco_assets.defs.resources import MlflowResource, StorageResource
-    from aco_assets.defs.spectrograms import spectrograms
     from aco_assets.hydrophone import Archive
 
     work = args.work or Path(tempfile.mkdtemp(prefix="aco-bench-"))

@@ -83,7 +83,7 @@ def _codec(r: dict[str, Any], like: dict[str, Any] | None) -> list[str]:
         f"{r['reference_mb_s']:.1f} | |",
         "",
         f"`read_file` is {r['ratio_vs_reference']:.1f}x the reference decoder and "
-        f"{r['ratio_vs_acoio']:.1f}x ACOio ({r['acoio_mb_s']:g} MB/s as measured for the issue; "
+        f"{r['ratio_vs_acoio']:.1f}x ACOio ({r['acoio_mb_s']:g} MB/s as measured for the codec's target; "
         f"target >= {r['target_ratio_vs_acoio']:g}x: "
         f"{_met(r['ratio_vs_acoio'] >= r['target_ratio_vs_acoio'])}). Peak traced memory of "
         f"`read_file`: {r['peak_mb']:.1f} MB, {r['peak_x_file']:.2f}x the file size.",

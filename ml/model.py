@@ -6,7 +6,8 @@ Built by composition (nanoGPT style): one module holds the encoder, the bottlene
 ``logvar``, ``eta``) and an ``nn.ModuleDict`` of heads. The *generator* head is the VAE decoder;
 the *discriminator* head is trained with the Neyman-Pearson loss and its reconstruction error is
 the anomaly score (Koizumi et al. 2019, arXiv 1810.09133). Every parameter is registered
-normally, and optimizer groups come from ``named_parameters()`` (reference bug 1).
+normally, and optimizer groups come from ``named_parameters()`` (docs/model.md, reference
+bug 1).
 """
 
 from __future__ import annotations

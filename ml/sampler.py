@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 def is_rejected(log_prob: torch.Tensor, threshold: float) -> torch.Tensor:
     """Boolean mask (N,) of latents *kept as anomalies*: ``log_prob < threshold``.
 
-    Works for any N >= 0, including a single sample (reference bug 4).
+    Works for any N >= 0, including a single sample (docs/model.md, reference bug 4).
     """
     return log_prob.reshape(-1) < threshold  # (N,)
 

@@ -158,7 +158,8 @@ def _split_calibration(
 
 
 def _phase1(run: _Run, general: np.ndarray, steps: int, era: int) -> None:
-    """VAE on general data: encoder + bottleneck + generator (reference bugs 1 and 8)."""
+    """VAE on general data: encoder + bottleneck + generator (docs/model.md, reference bugs 1
+    and 8)."""
     model, train = run.model, run.train
     opt = torch.optim.Adam(model.phase_parameters("phase1"), lr=train.lr)
     model.train()
@@ -233,7 +234,8 @@ class _AnomalySource:
 def _phase2(
     run: _Run, gmm: GaussianMixture, candidates: np.ndarray, typical: np.ndarray, era: int
 ) -> _Checkpoint | None:
-    """Neyman-Pearson phase: encoder + mu + eta + discriminator (reference bugs 2, 3, 7).
+    """Neyman-Pearson phase: encoder + mu + eta + discriminator (docs/model.md, reference bugs
+    2, 3, 7).
 
     With ``TrainConfig.phase2_validation`` a share of the typical data and of the candidate
     pool is held out, and the state of best held-out TPR (at the held-out typical

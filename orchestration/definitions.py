@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aco_assets.defs import (
-    anomaly_scores,
-    detections,
-    detector,
-    evaluation_report,
-    raw_files,
-    review_clips,
-    spectrograms,
-    typical_windows,
-)
+from aco_assets.defs.detect import anomaly_scores, detections
+from aco_assets.defs.ingest import raw_files, spectrograms
+from aco_assets.defs.model import detector, typical_windows
 from aco_assets.defs.resources import MlflowResource, StorageResource
+from aco_assets.defs.review import evaluation_report, review_clips, reviewer_verdicts
 from orchestration.executors import aco_executor
 from orchestration.jobs import (
     daily_job,
@@ -30,6 +24,7 @@ from orchestration.jobs import (
 STAGES = [
     raw_files,
     spectrograms,
+    reviewer_verdicts,
     typical_windows,
     detector,
     anomaly_scores,

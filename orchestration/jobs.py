@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
-from aco_assets.defs.detections import detections
-from aco_assets.defs.detector import detector
-from aco_assets.defs.evaluation_report import evaluation
-from aco_assets.defs.raw_files import raw_files
-from aco_assets.defs.review_clips import review_clips
-from aco_assets.defs.spectrograms import spectrograms
-from aco_assets.defs.typical_windows import typical_windows
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+from aco_assets.defs.detect.detections import detections
+from aco_assets.defs.ingest.raw_files import raw_files
+from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.model.detector import detector
+from aco_assets.defs.model.typical_windows import typical_windows
+from aco_assets.defs.review.evaluation_report import evaluation
+from aco_assets.defs.review.review_clips import review_clips
 
 INGEST = [raw_files, spectrograms]
 TRAIN = [typical_windows, detector]
+REVIEWER_VERDICTS = "reviewer_verdicts"  # an observable source asset: selected by its key
 DETECT = [anomaly_scores, detections, review_clips]
 
 ingest_job = dg.define_asset_job(
@@ -24,8 +25,10 @@ ingest_job = dg.define_asset_job(
 )
 retrain_job = dg.define_asset_job(
     "retrain_job",
-    selection=dg.AssetSelection.assets(*TRAIN),
-    description="Reselect typical windows and train a new detector version (champion if it passes).",
+    # the reviewer verdicts are observed first: the selection they change is the one trained on
+    selection=dg.AssetSelection.assets(REVIEWER_VERDICTS, *TRAIN),
+    description="Observe the reviewer verdicts, reselect typical windows and train a new detector "
+    "version (champion if it passes).",
 )
 detect_job = dg.define_asset_job(
     "detect_job",

@@ -84,12 +84,12 @@ def synthetic_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
     """raw_files .. detections materialized for every day of ``synthetic_archive``."""
-    from aco_assets.defs.anomaly_scores import anomaly_scores
-    from aco_assets.defs.detections import detections
-    from aco_assets.defs.detector import detector
-    from aco_assets.defs.raw_files import raw_files
-    from aco_assets.defs.spectrograms import spectrograms
-    from aco_assets.defs.typical_windows import typical_windows
+    from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+    from aco_assets.defs.detect.detections import detections
+    from aco_assets.defs.ingest.raw_files import raw_files
+    from aco_assets.defs.ingest.spectrograms import spectrograms
+    from aco_assets.defs.model.detector import detector
+    from aco_assets.defs.model.typical_windows import typical_windows
     from aco_assets.hydrophone import Archive
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)

@@ -8,6 +8,8 @@ the top, and nothing is executed.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,13 @@ UPPER = ("aco_assets.defs", "orchestration")
 LONG = 400  # lines; a longer module says why at its top
 LONG_REASON = "Why this module is long:"
 ASSET_BODY = 45  # lines of an asset or check function, decorator and docstring excluded
-ASSET_DECORATORS = {"asset", "multi_asset", "asset_check", "multi_asset_check"}
+ASSET_DECORATORS = {
+    "asset",
+    "multi_asset",
+    "asset_check",
+    "multi_asset_check",
+    "observable_source_asset",
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -211,4 +219,45 @@ def test_asset_bodies_are_thin():
 
 def test_the_asset_finder_sees_every_asset_module():
     modules = {name for name, _ in _asset_functions()}
-    assert {"aco_assets.defs.raw_files", "aco_assets.defs.detector"} <= modules
+    assert {"aco_assets.defs.ingest.raw_files", "aco_assets.defs.model.detector"} <= modules
+
+
+def test_each_asset_sits_in_the_package_of_its_group():
+    misplaced = []
+    for name, node in _asset_functions():
+        if not name.startswith("aco_assets.defs."):
+            continue
+        for deco in node.decorator_list:
+            for kw in getattr(deco, "keywords", []):
+                if kw.arg == "group_name" and isinstance(kw.value, ast.Constant):
+                    if name.split(".")[2] != kw.value.value:
+                        misplaced.append(f"{name}.{node.name}: group {kw.value.value!r}")
+    assert not misplaced, misplaced
+
+
+# Importing these loads none of the libraries named, also through what they import: the pure
+# domain reaches DuckDB and MLflow only through aco_assets.storage, and these never do.
+LOADS_NONE_OF: dict[str, frozenset[str]] = {
+    "ml": _PURE | {"sklearn"},
+    "aco_assets.hydrophone": _PURE | {"torch"},
+    "aco_assets.synth": _PURE | {"torch"},
+    "aco_assets.yardstick": _PURE | {"torch"},
+    "aco_assets.signal": _PURE | {"torch"},
+    "aco_assets.review.render": _PURE | {"torch"},
+    "aco_assets.scoring.evaluation": _PURE | {"torch"},
+    "aco_assets.storage.paths": _PURE | {"torch"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(LOADS_NONE_OF))
+def test_the_pure_domain_loads_no_orchestration_library(package):
+    modules = sorted(n for n in MODULES if n == package or n.startswith(package + "."))
+    forbidden = sorted(LOADS_NONE_OF[package])
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({forbidden!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]", f"importing {package} loads {out.stdout.strip()}"

@@ -2,7 +2,7 @@
 
 Pure code (numpy, scipy, soundfile, matplotlib; fsspec / universal-pathlib for archives on
 object storage, :mod:`aco_assets.storage.paths`): never imports dagster, mlflow or duckdb.
-All datetimes are naive UTC. See docs FORMAT.md for the file format.
+All datetimes are naive UTC. See docs/format.md for the file format.
 """
 
 from .archive import Archive, ArchiveFile, DayCoverage, MisfiledFile

@@ -1,6 +1,6 @@
 """The archive index: files by time, coverage per day, and span loads into a :class:`Clip`.
 
-The archive is a tree ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` (docs FORMAT.md); each file
+The archive is a tree ``YYYY/MM/DD/YYYY-MM-DD--HH.MM.HYD24BBpk`` (docs/format.md); each file
 nominally covers five minutes from the time in its name. Entries of a day folder that break the
 naming rule are listed as misfiled (:mod:`.listing`), never silently dropped. All datetimes are
 naive UTC.

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import signal
 
+from .gaps import run_spans
 from .timing import datetime_to_ns
 
 _US = timedelta(microseconds=1)
@@ -72,12 +73,6 @@ def as_utc(value: Any, *, name: str = "time") -> datetime:
         f"{name} must be a datetime, an ISO 8601 string or numpy.datetime64, "
         f"got {type(value).__name__} {value!r}"
     )
-
-
-def _nan_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Index ranges [a, b) where ``mask`` is True."""
-    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def _bridge(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,7 +265,7 @@ class Clip:
     @property
     def gaps(self) -> list[tuple[datetime, datetime]]:
         """Spans of missing samples, ``(start_utc, end_utc)``: first missing sample, first after."""
-        return [(self.time_at(a), self.time_at(b)) for a, b in _nan_runs(np.isnan(self.samples))]
+        return [(self.time_at(a), self.time_at(b)) for a, b in run_spans(np.isnan(self.samples))]
 
     def time_at(self, index: int) -> datetime:
         """Time of sample ``index`` (naive UTC, to the microsecond)."""
@@ -351,7 +346,7 @@ class Clip:
         filled, missing = _bridge(self.samples)
         y = signal.resample_poly(filled, ratio.numerator, ratio.denominator)
         new_rate = self.sample_rate_hz * ratio.numerator / ratio.denominator
-        for a, b in _nan_runs(missing):
+        for a, b in run_spans(missing):
             lo = max(0, int(np.floor((a - 1) * new_rate / self.sample_rate_hz)))
             hi = int(np.ceil((b + 1) * new_rate / self.sample_rate_hz))
             y[lo:hi] = np.nan

@@ -1,6 +1,6 @@
 """Read and write HYD24BBpk files: the packed, variable-width sample codec.
 
-Payload (docs FORMAT.md): a little-endian, LSB-first bit stream of two's-complement fields of
+Payload (docs/format.md): a little-endian, LSB-first bit stream of two's-complement fields of
 ``bits`` bits; 4096 samples per record; ``bits`` may change from record to record.
 
 Decoding is vectorised per *width*: 16-bit runs of consecutive records are read as strided

@@ -49,7 +49,7 @@ OnFault = Literal["raise", "warn", "skip"]
 
 
 class AcoFormatError(ValueError):
-    """A HYD24BBpk file (or its name) does not follow the format in docs FORMAT.md."""
+    """A HYD24BBpk file (or its name) does not follow the format in docs/format.md."""
 
 
 class TruncatedRecordError(AcoFormatError):

@@ -1,7 +1,7 @@
 """How archive files are found and named: the ``YYYY/MM/DD/<name>`` rule and what breaks it.
 
 A file belongs to the archive when its name is a valid ``YYYY-MM-DD--HH.MM.HYD24BBpk`` time
-(docs FORMAT.md) of the day its folder says. Any other ``*.HYD24BBpk`` entry of a day folder
+(docs/format.md) of the day its folder says. Any other ``*.HYD24BBpk`` entry of a day folder
 (a name that is no time, an impossible date such as ``2016-02-30`` or hour ``25``, a time of
 another day) is *misfiled*: it is not read, and it is reported, at WARNING level and as a
 :class:`MisfiledFile`, under the day of its folder. A folder that is itself no valid day

@@ -1,7 +1,7 @@
 """Record headers of HYD24BBpk files: layouts, the record walk and the consistency checks.
 
 A file is a concatenation of records, each a 36-byte header then ``512 * bits`` payload bytes
-(docs FORMAT.md). :func:`scan_buffer` walks the headers (one cheap Python step per *record*, never
+(docs/format.md). :func:`scan_buffer` walks the headers (one cheap Python step per *record*, never
 per sample), reads every header field at once with NumPy, and lists the faults it finds. The
 payload is decoded separately (:mod:`.codec`).
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 Layout = Literal["A", "B"]
 
-# Header fields, by layout (little-endian, explicit offsets; docs FORMAT.md tables).
+# Header fields, by layout (little-endian, explicit offsets; docs/format.md tables).
 HEADER_A = np.dtype(
     {
         "names": [

@@ -3,7 +3,7 @@
 All datetimes in this package are **naive UTC** (``datetime.datetime`` without ``tzinfo``, or
 ``numpy.datetime64``, which has no time zone).
 
-Timing rule (docs FORMAT.md): a record header's time is ``tSec + timecount / 1e7`` seconds, minus one
+Timing rule (docs/format.md): a record header's time is ``tSec + timecount / 1e7`` seconds, minus one
 second if that is later than ``tSec + tuSec / 1e6``; add the 50 us acquisition lag; the result is
 the time of the record's sample index 511 (its 512th sample).
 """
@@ -96,7 +96,7 @@ def samples_to_ns(
 
 
 def header_times_ns(t_sec: np.ndarray, tu_sec: np.ndarray, timecount: np.ndarray) -> np.ndarray:
-    """Header times in ns since the epoch, per docs FORMAT.md (before the lag and anchor shift).
+    """Header times in ns since the epoch, per docs/format.md (before the lag and anchor shift).
 
     Parameters
     ----------

@@ -114,7 +114,7 @@ def write_file(
     layout : {"A", "B"}
         Header layout (A: before December 2016; B: from then).
     bits : None, int or np.ndarray of shape (R,)
-        Width per record: None picks ``max(16, minimal width)`` per record (docs FORMAT.md); an
+        Width per record: None picks ``max(16, minimal width)`` per record (docs/format.md); an
         int applies to all records; an array gives each record's width. Widths must be 1-32 and
         hold the record's values.
     partial : {"pad", "truncate", "error"}

@@ -4,6 +4,9 @@
 then ours), :func:`read_raven_table` reads one back typed, and :func:`read_verdicts` reads the
 ``Verdict`` column a reviewer filled in (or a CSV with a ``verdict`` column). Numpy and the
 standard library only. All datetimes are naive UTC.
+
+Why this module is long: the table's writer and its two readers share the columns and the class
+and verdict vocabulary, and a change to one is a change to all three.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from aco_assets.synth.catalog import GLITCH_FAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +81,7 @@ EVENT_CLASS_NAMES: tuple[str, ...] = (
     "other",
 )
 #: Class names that mean a data fault (the synthetic archive's glitch labels).
-FAULT_CLASS_NAMES: tuple[str, ...] = ("glitch_dropout", "glitch_spike", "glitch_dc_step", "glitch")
+FAULT_CLASS_NAMES: tuple[str, ...] = (*GLITCH_FAULTS, "glitch")
 _VERDICT_WORDS: dict[str, str] = {
     **dict.fromkeys(("true_event", "true", "event", "tp", "yes", "y", "1"), "true_event"),
     **dict.fromkeys(("false_alarm", "false", "fa", "fp", "no", "n", "0", "noise"), "false_alarm"),

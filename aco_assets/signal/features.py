@@ -3,7 +3,7 @@
 One ACO file's samples become non-overlapping analysis windows of ``window_s`` seconds, each a
 log-frequency spectrogram of ``F`` log-spaced bands by ``T`` frames, in dB re 1 count^2/Hz.
 
-Two paths feed the bands (DESIGN.md, "The front end"):
+Two paths feed the bands (docs/model.md, "The front end"):
 
 * the **low path** (bands whose upper edge is at most ``low_split_hz``): the signal is
   pre-decimated by a triangular block filter (length ``2 * low_block - 1``, response

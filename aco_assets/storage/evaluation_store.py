@@ -20,6 +20,7 @@ import pyarrow as pa
 from aco_assets.scoring.methods import METHODS, model_split
 from aco_assets.scoring.version_evaluation import HeldOutInputs, VersionInputs
 from aco_assets.storage.layout import DataLayout
+from aco_assets.storage.typical_selection_store import selection_windows
 from aco_assets.storage.warehouse import Warehouse
 from aco_assets.synth.catalog import CATALOG_NAME, FAULTS_NAME, read_catalog, read_faults
 
@@ -83,6 +84,21 @@ def top_detections(warehouse: Warehouse, version: int, *, limit: int = 10) -> li
     ).to_pylist()
 
 
+def _trained_on(warehouse: Warehouse, version: int) -> pa.Table:
+    """The typical windows (start, end) of the selection ``version`` was trained on; the current
+    selection for a version recorded before versions named theirs."""
+    row = warehouse.query(
+        "SELECT typical_selection_id FROM model_versions WHERE model_version = ?", [version]
+    ).to_pylist()
+    selection_id = row[0]["typical_selection_id"] if row else None
+    if selection_id is not None:  # selections are kept by id, never removed
+        return selection_windows(warehouse, selection_id).select(["window_start", "window_end"])
+    return warehouse.query(
+        "SELECT w.window_start, w.window_end FROM typical_windows t "
+        "JOIN windows w USING (day, window_index)"
+    )
+
+
 def _held_out_inputs(layout: DataLayout, warehouse: Warehouse, version: int) -> HeldOutInputs:
     windows = warehouse.query(
         "SELECT day, step_start AS window_start, step_end AS window_end, score, np_error, "
@@ -90,10 +106,7 @@ def _held_out_inputs(layout: DataLayout, warehouse: Warehouse, version: int) -> 
         "AND isfinite(score) AND isfinite(combined) AND isfinite(recon_error) ORDER BY step_start",
         [version],
     )
-    typical = warehouse.query(
-        "SELECT w.window_start, w.window_end FROM typical_windows t "
-        "JOIN windows w USING (day, window_index)"
-    )
+    typical = _trained_on(warehouse, version)
     issues = warehouse.query("SELECT file, start_utc, end_utc FROM quality_issues")
     return HeldOutInputs(windows, typical, issues, layout.archive_root)
 

@@ -1,7 +1,7 @@
 """The data folder's MLflow store follows the data folder when it is moved or copied.
 
 MLflow records artifact locations as absolute URIs (the experiment's artifact root, each run's
-``artifact_uri``, each logged model's and model version's location), and STACK.md requires
+``artifact_uri``, each logged model's and model version's location), and MLflow 3.17 requires
 absolute ones. A data folder copied with ``cp -a data elsewhere`` (or moved) therefore still
 names the old folder: the copy reads, and writes, artifacts of the original, or fails with "No
 such artifact" once the original is gone. :func:`rebase_artifact_root` rewrites those locations

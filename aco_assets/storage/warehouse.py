@@ -9,8 +9,9 @@ Writers never open it except to create or refresh its views (a new warehouse, a 
 column, a moved data folder), and never wait for it: a reader may keep it open as long as it likes.
 
 The small whole tables (``model_versions``, ``reviews``, ``evaluation_metrics``,
-``typical_windows``) change in :meth:`Warehouse.transaction`: one writer at a time (a lock file
-that names its holder while another writer waits), on a private in-memory DuckDB.
+``typical_selections``, ``typical_selection_windows``) change in :meth:`Warehouse.transaction`:
+one writer at a time (a lock file that names its holder while another writer waits), on a
+private in-memory DuckDB.
 
 The Parquet files may live on object storage (``tables_dir="s3://bucket/aco/tables"``): each
 file is then one object, uploaded whole, and the views read ``s3://`` URLs. Every connection

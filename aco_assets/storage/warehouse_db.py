@@ -147,6 +147,8 @@ def import_old_tables(
                 part = conform(table, part, strict=False)
                 write_atomic(partition_file(tables_dir, table, day), part)
         logger.info("%s: %d rows moved to %s", table.name, rows.num_rows, tables_dir)
+    for name in found & {v.name for v in VIEWS}:  # a table of old that is a view now
+        con.execute(f'DROP TABLE "{name}"')
     for view in VIEWS:
         con.execute(f'DROP VIEW IF EXISTS "{view.name}"')
     for name in found & set(TABLES_BY_NAME):

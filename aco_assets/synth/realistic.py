@@ -31,7 +31,7 @@ from aco_assets.synth.schedule import PlannedEvent, is_evening
 from aco_assets.synth.sounds import SAMPLE_RATE_HZ, check_sounds
 from aco_assets.synth.soundscape import psd_shape
 
-BED_RMS_COUNTS = 3.0e3  # broadband noise about 2e4 counts peak to peak (FORMAT.md)
+BED_RMS_COUNTS = 3.0e3  # broadband noise about 2e4 counts peak to peak (docs/format.md)
 WANDER_STD_COUNTS = 3.0e4  # slow offset wander, about +-8e4 counts
 SNR_RANGE_DB = (-5.0, 20.0)
 _INT_LIMIT = 2**31 - 1

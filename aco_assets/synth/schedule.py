@@ -1,6 +1,6 @@
 """When things happen: file start times, seasonal and diel rules, and event placement.
 
-Rules (FORMAT.md, "The site and its sounds"; local time HST = UTC-10):
+Rules (docs/format.md, "The site and its sounds"; local time HST = UTC-10):
 
 - humpback song December to May, peak in March, absent June to November; louder at night;
 - blue whale November to March; minke boings October to May; sperm whales all year;

@@ -128,7 +128,8 @@ def comparison_lines(runs: list[dict[str, Any]]) -> list[str]:
     if "vae" in auc:
         vae = auc["vae"]
         why = (" It is below chance: thin digits are reconstructed better than typical ones, the "
-               "\"quiet anomaly\" of MODEL.md." if vae < 0.5 else "")  # fmt: skip
+               "\"quiet anomaly\" a reconstruction error cannot see (docs/model.md)."
+               if vae < 0.5 else "")  # fmt: skip
         lines.append(f"The plain VAE's reconstruction error reaches AUC {vae:.3f}.{why}")
     return lines
 
@@ -201,7 +202,7 @@ def digits_markdown(runs: list[dict[str, Any]], *, command: str, figures_rel: st
         _seed_command(quick=bool(config.get("quick"))),
         "```",
         "",
-        "The model is the one of `../shared/docs/MODEL.md` (`ml/`).",
+        "The model is the one of docs/model.md (`ml/`).",
         "",
         "## Data and protocol",
         "",

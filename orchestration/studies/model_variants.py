@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aco_assets.defs.detector import DetectorTrainingConfig
+from aco_assets.defs.model.detector import DetectorTrainingConfig
 from aco_assets.scoring.protocol import step_spans_us, unit_keys, utc_micros
 from orchestration.studies.seed_data import SeedData, StepScores
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aco_assets.defs.detector import DetectorTrainingConfig
+from aco_assets.defs.model.detector import DetectorTrainingConfig
 from aco_assets.scoring.protocol import (
     EPISODE_GAP_S,
     TimeSplit,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -321,11 +319,3 @@ def test_errors_are_exception_classes_not_strings():
     from ml import DetectorError, SamplerCapError
 
     assert issubclass(SamplerCapError, DetectorError) and issubclass(InputShapeError, ValueError)
-
-
-def test_the_ml_package_imports_no_orchestration_libraries():
-    code = ("import sys, ml, ml.experiments.digits, ml.plots; "
-            "bad = [m for m in ('dagster', 'mlflow', 'duckdb', 'sklearn') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,8 +10,8 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from aco_assets.defs.raw_files import raw_files
-from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.defs.ingest.raw_files import raw_files
+from aco_assets.defs.ingest.spectrograms import spectrograms
 from aco_assets.hydrophone.coverage import SAMPLES_PER_FILE
 from aco_assets.storage.layout import DataLayout
 from orchestration.cli.report import pipeline_summary

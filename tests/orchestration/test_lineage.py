@@ -10,11 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
-from aco_assets.defs.detections import detections
-from aco_assets.defs.raw_files import raw_files
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+from aco_assets.defs.detect.detections import detections
+from aco_assets.defs.ingest.raw_files import raw_files
+from aco_assets.defs.ingest.spectrograms import spectrograms
 from aco_assets.defs.resources import ArchiveNotFoundError
-from aco_assets.defs.spectrograms import spectrograms
 from aco_assets.storage.model_registry import CHAMPION
 from aco_assets.synth import read_faults
 from tests.conftest import lineage_resources
@@ -240,7 +240,7 @@ def test_detections_are_merged_anomalous_steps(lineage):
 
 
 def test_reviewer_confirmed_events_leave_the_typical_selection(lineage):
-    from aco_assets.defs.typical_windows import typical_windows
+    from aco_assets.defs.model.typical_windows import typical_windows
     from tests.conftest import TINY_TYPICAL
 
     config = {"ops": {"typical_windows": {"config": {**TINY_TYPICAL, "min_typical_windows": 1}}}}
@@ -301,7 +301,7 @@ def test_training_calibration_and_test_time_never_overlap(lineage):
 
 
 def test_the_champion_check_fails_a_threshold_far_from_the_budget(lineage):
-    from aco_assets.defs.detector import DetectorTrainingConfig
+    from aco_assets.defs.model.detector import DetectorTrainingConfig
     from aco_assets.scoring.training import heldout_check
     from aco_assets.scoring.training_data import gather_features, training_rows
     from aco_assets.storage.layout import DataLayout

@@ -14,8 +14,8 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
-from aco_assets.defs.detector import detector
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+from aco_assets.defs.model.detector import detector
 from aco_assets.storage.model_registry import champion_version
 from aco_assets.storage.warehouse import Warehouse
 from tests.conftest import TINY_DETECTOR, lineage_resources

@@ -93,7 +93,7 @@ def killed_then_rerun(synthetic_archive: Path, tmp_path_factory: pytest.TempPath
 
 
 def test_a_killed_run_is_left_started(killed_then_rerun):
-    # the state the issue reports: what the next pipeline must repair
+    # the state a killed pipeline leaves: what the next pipeline must repair
     assert killed_then_rerun["left_status"] == dg.DagsterRunStatus.STARTED
 
 

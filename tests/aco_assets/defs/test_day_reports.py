@@ -13,11 +13,11 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
-from aco_assets.defs.detections import detections
-from aco_assets.defs.raw_files import raw_files
-from aco_assets.defs.review_clips import review_clips
-from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+from aco_assets.defs.detect.detections import detections
+from aco_assets.defs.ingest.raw_files import raw_files
+from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.review.review_clips import review_clips
 from aco_assets.hydrophone.coverage import day_coverage
 from aco_assets.reporting.figures import INLINE_MARKDOWN_MAX
 from tests.conftest import lineage_resources

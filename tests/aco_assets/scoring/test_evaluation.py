@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -312,13 +310,3 @@ def test_figures_draw_every_detector(rng):
     m = match_events(detections([(9.0, 11.0, 1.0)]), *cat)
     fig2 = per_class_figure({"np": m, "energy": m})
     assert len(fig2.axes[0].patches) == 4  # 2 classes x 2 detectors
-
-
-def test_evaluation_review_and_quality_do_not_import_dagster_mlflow_or_duckdb():
-    code = (
-        "import sys, aco_assets.scoring.evaluation, aco_assets.scoring.event_matching, "
-        "aco_assets.review.render, aco_assets.signal.quality; "
-        "print([m for m in ('dagster', 'mlflow', 'duckdb') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

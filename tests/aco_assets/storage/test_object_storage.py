@@ -190,8 +190,8 @@ def test_a_feature_array_on_s3_round_trips_through_the_local_cache(s3, tmp_path)
 
 
 def _materialize_day(storage) -> None:
-    from aco_assets.defs.raw_files import raw_files
-    from aco_assets.defs.spectrograms import spectrograms
+    from aco_assets.defs.ingest.raw_files import raw_files
+    from aco_assets.defs.ingest.spectrograms import spectrograms
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     workers = {"config": {"workers": 1}}

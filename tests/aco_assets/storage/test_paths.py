@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -52,12 +50,3 @@ def test_a_local_atomic_write_leaves_no_temporary_file(tmp_path):
     write_bytes_atomic(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["b.json"]
-
-
-def test_the_storage_modules_load_no_orchestration_libraries():
-    code = (
-        "import sys, aco_assets.storage.paths, aco_assets.storage.feature_store, aco_assets.storage.review_store\n"
-        "print(','.join(m for m in ('dagster', 'mlflow', 'duckdb') if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""

@@ -1,9 +1,6 @@
-"""The background: levels in counts, spectral shape, determinism, and purity of the package."""
+"""The background: levels in counts, spectral shape, determinism."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -62,13 +59,3 @@ def test_psd_tables_are_positive_and_finite_from_0_hz_to_nyquist():
     for component in ("wander", "ambient", "shipping", "wind"):
         shape = psd_shape(f, component)
         assert np.isfinite(shape).all() and (shape > 0).all()
-
-
-def test_the_synth_package_imports_no_orchestration_library():
-    code = (
-        "import sys, aco_assets.synth, aco_assets.synth.cli, aco_assets.synth.calibration, "
-        "aco_assets.synth.realistic, aco_assets.synth.describe, aco_assets.synth.standin; "
-        "print(any(m.split('.')[0] in ('dagster', 'mlflow', 'duckdb') for m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -385,15 +385,3 @@ def test_metrics_explain_mismatched_shapes_and_nan_scores(random_case):
     fault_nan = scores.copy()
     fault_nan[truth.is_fault] = np.nan  # allowed: missing data has no score
     assert np.isfinite(class_balanced_auc(fault_nan, truth))
-
-
-def test_the_yardstick_imports_no_orchestration_or_deep_learning_stack():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, aco_assets.yardstick; "
-        "print([m for m in ('dagster', 'mlflow', 'duckdb', 'torch') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

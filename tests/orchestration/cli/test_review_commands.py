@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from aco_assets.defs.evaluation_report import evaluation
-from aco_assets.defs.review_clips import review_clips, selections_path
+from aco_assets.defs.review.evaluation_report import evaluation
+from aco_assets.defs.review.review_clips import review_clips, selections_path
 from aco_assets.review.render import VerdictError
 from orchestration.cli import review_commands
 from orchestration.cli.review_commands import ReviewImportError, import_reviews

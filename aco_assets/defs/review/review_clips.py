@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 
 from aco_assets.defs.day_reports import report_day
-from aco_assets.defs.detections import detections
+from aco_assets.defs.detect.detections import detections
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.review.render import thumbnail_markdown

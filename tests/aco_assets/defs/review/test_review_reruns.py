@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from aco_assets.defs.review_clips import review_clips, selections_path
+from aco_assets.defs.review.review_clips import review_clips, selections_path
 from aco_assets.review.render import read_raven_table, read_verdicts
 from aco_assets.storage.warehouse import Warehouse
 from orchestration.cli.review_commands import import_reviews
@@ -110,7 +110,7 @@ def test_a_rerun_keeps_a_table_with_verdicts_not_yet_imported_in_a_moved_data_fo
 
 _RUN = """
 import dagster as dg, sys
-from aco_assets.defs.review_clips import review_clips
+from aco_assets.defs.review.review_clips import review_clips
 from tests.conftest import lineage_resources
 archive, data, day = sys.argv[1:4]
 with dg.instance_for_test() as instance:
@@ -130,10 +130,10 @@ def test_a_run_killed_while_rendering_leaves_rows_and_tables_pointing_at_files(l
     versions = copied / "review" / ".versions" / f"{day:%Y-%m-%d}"
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_RUN), str(lineage.archive), str(copied), str(day)],
-        cwd=Path(__file__).parents[3],
+        cwd=Path(__file__).parents[4],
         env={
             **{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-            "PYTHONPATH": str(Path(__file__).parents[3]),
+            "PYTHONPATH": str(Path(__file__).parents[4]),
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -8,8 +8,8 @@ id, so the detector (and everything after it) is stale exactly when the selected
 Counts per rule and month are reported, and, when the archive carries a ground-truth catalog,
 the share of selected windows that overlap catalog events (the contamination of "typical").
 
-Reviewer verdicts enter the lineage as the observable source asset ``reviewer_verdicts``: its
-data version is a hash of the ``reviews`` table, and ``typical_windows`` depends on it, since
+Reviewer verdicts enter the lineage as the observable source asset ``reviewer_verdicts``
+(:mod:`aco_assets.defs.review.reviewer_verdicts`), and ``typical_windows`` depends on it, since
 windows a reviewer confirmed as events leave the next selection.
 """
 
@@ -19,11 +19,12 @@ from typing import Any, Literal
 import dagster as dg
 
 from aco_assets.defs.day_reports import pct
+from aco_assets.defs.ingest.spectrograms import spectrograms
 from aco_assets.defs.resources import StorageResource
-from aco_assets.defs.spectrograms import spectrograms
+from aco_assets.defs.review.reviewer_verdicts import reviewer_verdicts
 from aco_assets.reporting.figures import bar_counts, markdown_image, png_bytes
 from aco_assets.scoring.typical_selection import SelectionRules, SelectionSummary
-from aco_assets.storage.typical_selection_store import select_typical, verdicts_version
+from aco_assets.storage.typical_selection_store import select_typical
 from aco_assets.synth.catalog import CATALOG_NAME
 
 
@@ -48,20 +49,6 @@ class TypicalSelectionConfig(dg.Config):
 def catalog_path(archive_root: Path) -> Path | None:
     path = archive_root / CATALOG_NAME
     return path if path.exists() else None
-
-
-@dg.observable_source_asset(
-    group_name="review",
-    description="Reviewer verdicts imported into the reviews table (`aco review import`). Its "
-    "data version changes with the verdicts; confirmed events leave the next typical selection.",
-)
-def reviewer_verdicts(storage: StorageResource) -> dg.ObserveResult:
-    """Observe ``reviews``: a hash of its verdicts, with their counts."""
-    state = verdicts_version(storage.warehouse())
-    return dg.ObserveResult(
-        data_version=dg.DataVersion(state.version),
-        metadata={"n_verdicts": state.n_verdicts, "n_true_events": state.n_true_events},
-    )
 
 
 @dg.asset(

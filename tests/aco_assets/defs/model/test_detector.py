@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from aco_assets.defs.detector import DetectorTrainingConfig
+from aco_assets.defs.model.detector import DetectorTrainingConfig
 from aco_assets.scoring.training_settings import TrainingSettings
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
-from aco_assets.defs.detector import detector
+from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.model.detector import detector
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
-from aco_assets.defs.spectrograms import spectrograms
 from aco_assets.reporting.figures import (
     day_spectrogram,
     markdown_image,

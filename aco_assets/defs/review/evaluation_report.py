@@ -25,8 +25,8 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
-from aco_assets.defs.detections import detections
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
+from aco_assets.defs.detect.detections import detections
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.reporting.evaluation_page import FIGURES, EvaluationPage, write_evaluation_page
 from aco_assets.reporting.evaluation_summary import headline, top_detections_markdown

@@ -13,8 +13,8 @@ from typing import Literal
 import dagster as dg
 
 from aco_assets.defs.day_reports import pct, sig
+from aco_assets.defs.model.typical_windows import typical_windows
 from aco_assets.defs.resources import MlflowResource, StorageResource
-from aco_assets.defs.typical_windows import typical_windows
 from aco_assets.reporting.figures import markdown_image
 from aco_assets.scoring.training import TrainingOutcome, train_detector
 from aco_assets.scoring.training_settings import TrainingSettings

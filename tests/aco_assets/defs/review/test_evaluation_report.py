@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from aco_assets.defs.evaluation_report import evaluation
 from aco_assets.defs.resources import MlflowResource, StorageResource
+from aco_assets.defs.review.evaluation_report import evaluation
 from aco_assets.scoring.evaluation import window_labels
 from aco_assets.scoring.methods import METHODS
 from aco_assets.storage.evaluation_store import evaluation_dir

@@ -19,13 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, report_day
+from aco_assets.defs.ingest.raw_files import raw_files
 from aco_assets.defs.partitions import (
     daily_partitions,
     day_backfill_policy,
     partition_days,
     progress_logger,
 )
-from aco_assets.defs.raw_files import raw_files
 from aco_assets.defs.resources import StorageResource
 from aco_assets.reporting.figures import (
     day_spectrogram,

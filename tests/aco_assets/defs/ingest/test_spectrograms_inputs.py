@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from aco_assets.defs.spectrograms import day_file_rows
+from aco_assets.defs.ingest.spectrograms import day_file_rows
 from aco_assets.hydrophone.coverage import day_coverage
 from aco_assets.storage.warehouse import Warehouse
 

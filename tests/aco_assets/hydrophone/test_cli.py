@@ -1,10 +1,8 @@
-"""The `aco info` / `aco coverage` commands and the purity of the hydrophone package."""
+"""The `aco info` / `aco coverage` commands."""
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -55,13 +53,3 @@ def test_coverage_prints_one_line_per_day(tmp_path, capsys):
     assert lines[0].split() == ["day", "expected", "found", "missing", "faulty"]
     assert lines[1:] == [lines[1]] and lines[1].split() == ["2016-02-16", "288", "1", "287", "0"]
     assert main(["coverage", str(tmp_path / "nowhere")]) == 2
-
-
-def test_importing_the_hydrophone_package_loads_no_orchestration_libraries():
-    code = (
-        "import sys, aco_assets.hydrophone, aco_assets.hydrophone.cli\n"
-        "bad = sorted(m for m in ('dagster', 'mlflow', 'duckdb') if m in sys.modules)\n"
-        "print(','.join(bad))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""

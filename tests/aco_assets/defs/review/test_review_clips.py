@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import soundfile as sf
 
-from aco_assets.defs.review_clips import clip_span, review_clips, selections_path
+from aco_assets.defs.review.review_clips import clip_span, review_clips, selections_path
 from aco_assets.review.render import read_raven_table
 
 

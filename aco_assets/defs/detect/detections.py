@@ -12,8 +12,8 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from aco_assets.defs.anomaly_scores import anomaly_scores
 from aco_assets.defs.day_reports import report_day
+from aco_assets.defs.detect.anomaly_scores import anomaly_scores
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.reporting.figures import status_strip_markdown

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from aco_assets.defs.raw_files import files_are_decodable
+from aco_assets.defs.ingest.raw_files import files_are_decodable
 from aco_assets.hydrophone.coverage import SAMPLES_PER_FILE, day_coverage
 
 DAY = dt.date(2016, 2, 15)

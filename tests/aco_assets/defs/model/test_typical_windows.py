@@ -11,8 +11,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from aco_assets.defs.model.typical_windows import typical_windows
 from aco_assets.defs.resources import StorageResource
-from aco_assets.defs.typical_windows import reviewer_verdicts, typical_windows
+from aco_assets.defs.review.reviewer_verdicts import reviewer_verdicts
 from aco_assets.storage.typical_selection_store import current_selection
 from aco_assets.storage.warehouse import Warehouse
 from tests.warehouse_rows import windows
