@@ -245,6 +245,7 @@ LOADS_NONE_OF: dict[str, frozenset[str]] = {
     "aco_assets.signal": _PURE | {"torch"},
     "aco_assets.review.render": _PURE | {"torch"},
     "aco_assets.scoring.evaluation": _PURE | {"torch"},
+    "aco_assets.scoring.protocol": _PURE | {"torch"},
     "aco_assets.storage.paths": _PURE | {"torch"},
 }
 
