@@ -148,12 +148,13 @@ class StageProgress(logging.Handler):
                             f"{message}", final=True)  # fmt: skip
 
     def _on_event(self, kind: str, step: str | None) -> None:
-        if kind == "STEP_START" and step:
+        if kind in ("STEP_START", "STEP_RESTARTED") and step:
             self._step, self._t0, self._progress = step, time.monotonic(), ""
             self._write(f"  {step} ...", final=False)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_UP_FOR_RETRY") and step:
             seconds = time.monotonic() - self._t0 if step == self._step else 0.0
-            outcome = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}.get(kind, "will retry")
+            outcome = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}.get(kind, "failed")
             detail = f", {self._progress}" if self._progress else ""
-            self._write(f"  {step}: {outcome} in {seconds:.1f} s{detail}", final=True)
+            again = "; will retry" if kind == "STEP_UP_FOR_RETRY" else ""
+            self._write(f"  {step}: {outcome} in {seconds:.1f} s{detail}{again}", final=True)
             self._step = None

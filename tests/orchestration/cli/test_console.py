@@ -3,12 +3,15 @@ line once."""
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 import sys
 import textwrap
 
-from orchestration.cli.console import OncePerMessage
+import dagster as dg
+
+from orchestration.cli.console import OncePerMessage, StageProgress
 from tests.orchestration.pipeline_processes import ROOT, user_environment
 
 SCRIPT = textwrap.dedent(
@@ -62,3 +65,24 @@ def test_a_fault_reported_with_a_relative_and_an_absolute_path_is_shown_once():
     assert once.filter(record(fault.replace("358", "359")))  # another record is another fault
     assert once.filter(record("decoded files: 1/6", logging.INFO))
     assert once.filter(record("decoded files: 1/6", logging.INFO))  # progress is never merged
+
+
+def test_a_retried_step_shows_its_failure_and_then_one_done_line():
+    attempts = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def flaky(context):
+        attempts.append(context.retry_number)
+        if context.retry_number == 0:
+            raise RuntimeError("first attempt")
+        return 1
+
+    out = io.StringIO()
+    with dg.DagsterInstance.ephemeral() as instance:
+        handlers = instance.get_handlers
+        instance.get_handlers = lambda: [*handlers(), StageProgress(out)]
+        assert dg.materialize([flaky], instance=instance).success
+    lines = out.getvalue().splitlines()
+    assert attempts == [0, 1]
+    assert [line.split(" in ")[0] for line in lines] == ["  flaky: failed", "  flaky: done"]
+    assert lines[0].endswith("; will retry")
