@@ -247,13 +247,15 @@ def _pipeline(r: dict[str, Any] | None, like: dict[str, Any] | None) -> list[str
         "",
         f"Target {timed} < {r['target_s']:g} s: {_met(r['timed_s'] < r['target_s'])}; peak memory "
         f"< {r['target_peak_mb'] / 1024:g} GB: {_met(r['peak_mb'] < r['target_peak_mb'])} "
-        f"({r['memory']}).",
+        f"({r['memory']}). Page cache: {r.get('page_cache', 'as found')}.",
         "",
         "Where the time goes: `raw_files` reads each file whole but walks its record headers "
-        "only (no sample decode), so most of its time is reading, process-pool start-up and "
-        "Dagster's event log; `spectrograms` reads each file again and is the "
-        "per-file front end in the worker processes; `anomaly_scores` is the detector's forward "
-        "pass. `--profile DIR` writes a cProfile per stage.",
+        "only (no sample decode), so most of its time is reading the day (from disk when the "
+        "page cache is cold) and Dagster's event log; `spectrograms` reads each file again "
+        "(from the page cache) and is the per-file front end in the worker processes, forked "
+        "from a fork server that imported the numerical stack once per process; "
+        "`anomaly_scores` is the detector's forward pass. `--profile DIR` writes a cProfile per "
+        "stage.",
         "",
     ]
     return lines

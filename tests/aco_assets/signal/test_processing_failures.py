@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +15,7 @@ from aco_assets.signal.features import FrontEndConfig
 from aco_assets.signal.processing import (
     file_windows,
     inventory_file,
+    map_files,
     misfiled_row,
     misfiled_windows,
 )
@@ -95,3 +98,23 @@ def test_a_misfiled_entry_is_a_misfiled_row_and_issue_with_the_listing_reason(tm
         "misfiled",
     )
     assert issue["detail"].startswith("the name says 2016-02-16")
+
+
+def _square_in_worker(x: int) -> tuple[int, int, int]:
+    return x * x, os.getpid(), os.getppid()
+
+
+def test_map_files_on_workers_gives_the_sequential_results_in_order_with_progress():
+    done: list[tuple[int, int]] = []
+    items = list(range(7))
+    results = list(
+        map_files(_square_in_worker, items, workers=2, on_done=lambda i, n: done.append((i, n)))
+    )
+    assert [r[0] for r in results] == [x * x for x in items]
+    assert done == [(i + 1, len(items)) for i in range(len(items))]
+    pids = {pid for _, pid, _ in results}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        # forked from the fork server, which imported the numerical stack once, not from us
+        assert {ppid for _, _, ppid in results} != {os.getpid()}
+    assert [r[0] for r in map_files(_square_in_worker, items, workers=1)] == [x * x for x in items]
