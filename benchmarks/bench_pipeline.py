@@ -181,24 +181,47 @@ def run_stage(
     }
 
 
+def _descendants() -> list:
+    """The live descendant processes (psutil), e.g. the fork server the stages' workers are
+    forked from; empty without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return []
+    return psutil.Process().children(recursive=True)
+
+
 def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and of its children that have been reaped
-    (the stages' process pools are shut down, so joined, before their stage returns)."""
+    """User + system CPU seconds of this process, of its reaped children, and of its live
+    descendants with theirs (the fork server has reaped the workers forked from it: the stages'
+    process pools are shut down, so joined, before their stage returns)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    for p in _descendants():
+        try:
+            t = p.cpu_times()
+        except Exception:  # the process ended between listing and reading
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 def read_bytes() -> int | None:
-    """Bytes this process and its reaped children have read (``rchar`` of /proc/self/io: every
-    read call, the archive, feature arrays, tables and imports alike); None off Linux."""
-    try:
-        for line in Path("/proc/self/io").read_text().splitlines():
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    """Bytes this process, its reaped children and its live descendants with their reaped
+    children have read (``rchar`` of /proc/<pid>/io: every read call, the archive, feature
+    arrays, tables and imports alike); None off Linux."""
+    pids = ["self"] + [str(p.pid) for p in _descendants()]
+    total = 0
+    for pid in pids:
+        try:
+            lines = Path(f"/proc/{pid}/io").read_text().splitlines()
+        except OSError:
+            if pid == "self":
+                return None
+            continue  # ended in between
+        total += next((int(x.split()[1]) for x in lines if x.startswith("rchar:")), 0)
+    return total
 
 
 def cores_used() -> int:
