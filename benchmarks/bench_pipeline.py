@@ -49,6 +49,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:  # optional: the sampled peak memory, and the CPU and reads of live descendants
+    import psutil
+except ImportError:
+    psutil = None
+
 DAY = dt.date(2017, 3, 1)
 DAY_S = 86400.0
 TARGET_S = 20.0  # issue 13: a 288-file day, raw files to detections, on 2 cores
@@ -66,11 +71,6 @@ class PeakMemory:
     """Peak resident set (bytes) of this process plus all its descendants, sampled in a thread."""
 
     def __init__(self, interval_s: float = 0.02) -> None:
-        try:
-            import psutil
-        except ImportError:
-            psutil = None
-        self._psutil = psutil
         self.interval_s = interval_s
         self.peak_bytes = 0
         self._stop = threading.Event()
@@ -78,15 +78,14 @@ class PeakMemory:
 
     @property
     def sampled(self) -> bool:
-        return self._psutil is not None
+        return psutil is not None
 
     def _sample(self) -> int:
-        me = self._psutil.Process()
-        total = me.memory_info().rss
-        for child in me.children(recursive=True):
+        total = psutil.Process().memory_info().rss
+        for child in _descendants():
             try:
                 total += child.memory_info().rss
-            except self._psutil.Error:  # the child ended between listing and reading
+            except psutil.Error:  # the child ended between listing and reading
                 continue
         return total
 
@@ -96,7 +95,7 @@ class PeakMemory:
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakMemory:
-        if self._psutil is not None:
+        if psutil is not None:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
         return self
@@ -184,11 +183,7 @@ def run_stage(
 def _descendants() -> list:
     """The live descendant processes (psutil), e.g. the fork server the stages' workers are
     forked from; empty without psutil."""
-    try:
-        import psutil
-    except ImportError:
-        return []
-    return psutil.Process().children(recursive=True)
+    return [] if psutil is None else psutil.Process().children(recursive=True)
 
 
 def cpu_seconds() -> float:
@@ -201,7 +196,7 @@ def cpu_seconds() -> float:
     for p in _descendants():
         try:
             t = p.cpu_times()
-        except Exception:  # the process ended between listing and reading
+        except psutil.Error:  # the process ended between listing and reading
             continue
         total += t.user + t.system + t.children_user + t.children_system
     return total
