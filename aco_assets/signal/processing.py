@@ -273,18 +273,20 @@ def map_files(
     n = len(items)
     if workers <= 1 or n <= 1:
         for i, item in enumerate(items):
-            yield fn(item, *args)
-            if on_done:
+            result = fn(item, *args)
+            if on_done:  # before the yield: a caller that takes exactly n results sees n/n
                 on_done(i + 1, n)
+            yield result
         return
     with ProcessPoolExecutor(
         max_workers=min(workers, n), mp_context=worker_context(), initializer=_one_thread_per_worker
     ) as pool:
         futures = [pool.submit(fn, item, *args) for item in items]
         for i, future in enumerate(futures):
-            yield future.result()
+            result = future.result()
             if on_done:
                 on_done(i + 1, n)
+            yield result
 
 
 #: Imported once by the fork server, so that every worker forked from it starts with them.

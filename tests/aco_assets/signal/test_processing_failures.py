@@ -118,3 +118,14 @@ def test_map_files_on_workers_gives_the_sequential_results_in_order_with_progres
         # forked from the fork server, which imported the numerical stack once, not from us
         assert {ppid for _, _, ppid in results} != {os.getpid()}
     assert [r[0] for r in map_files(_square_in_worker, items, workers=1)] == [x * x for x in items]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_files_reports_the_last_item_to_a_caller_that_takes_exactly_n_results(workers):
+    # raw_files takes one result per listed file with next() and never exhausts the iterator
+    done: list[tuple[int, int]] = []
+    results = map_files(
+        _square_in_worker, [1, 2, 3], workers=workers, on_done=lambda *d: done.append(d)
+    )
+    assert [next(results)[0] for _ in range(3)] == [1, 4, 9]
+    assert done[-1] == (3, 3)
