@@ -6,15 +6,17 @@ Usage::
 
 Writes (once, cached under ``--work``) the synth ``full`` preset, 2017-03-01, and, when the data
 directory has no champion detector yet, trains a small one on that day (not timed). Then it
-materializes ``raw_files``, ``spectrograms``, ``anomaly_scores`` and ``detections`` for the day,
-one ``dg.materialize`` each, in-process against a persistent Dagster instance (as a run would),
-and prints per stage: wall time, real-time factor (86400 s / wall time), files per second and
-peak memory (resident set of this process plus its worker processes, sampled every 20 ms with
-psutil; without psutil, the lifetime ``getrusage`` maxima). The page cache is emptied first
-where this process may (root on Linux), so the day's files come from disk as a new day's do,
-and the output says which it was. Target (issue 13): the day from raw
-files to detections (raw_files + spectrograms + anomaly_scores + detections) under 20 s on a
-2-core machine, peak under 2 GB.
+materializes the day's stages, one ``dg.materialize`` each, in-process against a persistent
+Dagster instance (as a run would): ``ingest`` (``raw_files`` and ``spectrograms``, one step that
+reads each file once), ``anomaly_scores`` and ``detections``; and prints per stage: wall time,
+real-time factor (86400 s / wall time), files per second and peak memory (resident set of this
+process plus its worker processes, sampled every 20 ms with psutil; without psutil, the lifetime
+``getrusage`` maxima). Then it runs the day as a user does, ``aco pipeline --stage ingest
+--stage detect`` in a new process, and prints its wall time, the peak memory of its process tree
+and its steps' times. The page cache is emptied before each (where this process may: root on
+Linux), so the day's files come from disk as a new day's do, and the output says which it was.
+Target (issue 13): the day from raw files to detections through ``aco pipeline`` in at most 20 s
+on a 2-core machine, peak under 2 GB.
 
 For the scaling figures of ``docs/benchmarks.md`` it also measures, per stage, the CPU seconds
 and bytes read (this process and its reaped workers: ``getrusage``, ``/proc/self/io``), the
@@ -38,8 +40,10 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -58,7 +62,7 @@ DAY = dt.date(2017, 3, 1)
 DAY_S = 86400.0
 TARGET_S = 20.0  # issue 13: a 288-file day, raw files to detections, on 2 cores
 TARGET_PEAK_BYTES = 2 * 1024**3
-TIMED_STAGES = ("raw_files", "spectrograms", "anomaly_scores", "detections")
+TIMED_STAGES = ("ingest", "anomaly_scores", "detections")  # ingest: raw_files + spectrograms
 # A detector that trains in well under a minute on CPU: the benchmark needs a champion, not a good one.
 BENCH_DETECTOR = {"phase1_steps": 100, "phase2_steps": 30, "eras": 1, "seed": 0}
 # A March day: only its HST evening windows are typical (about a quarter of the day).
@@ -68,10 +72,11 @@ MODEL_LOAD_REPEATS = 3
 
 
 class PeakMemory:
-    """Peak resident set (bytes) of this process plus all its descendants, sampled in a thread."""
+    """Peak resident set (bytes) of this process (unless ``own=False``) plus all its
+    descendants, sampled in a thread."""
 
-    def __init__(self, interval_s: float = 0.02) -> None:
-        self.interval_s = interval_s
+    def __init__(self, interval_s: float = 0.02, *, own: bool = True) -> None:
+        self.interval_s, self.own = interval_s, own
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,7 +86,7 @@ class PeakMemory:
         return psutil is not None
 
     def _sample(self) -> int:
-        total = psutil.Process().memory_info().rss
+        total = psutil.Process().memory_info().rss if self.own else 0
         for child in _descendants():
             try:
                 total += child.memory_info().rss
@@ -358,6 +363,39 @@ def drop_page_cache() -> str:
     return "cold (emptied before the stages: the day is read from disk)"
 
 
+STEP_LINE = re.compile(r"^\s+(?P<step>\w+): done in (?P<s>[\d.]+) s")
+
+
+def run_user_pipeline(archive: Path, data: Path, workers: int) -> dict:
+    """``aco pipeline --stage ingest --stage detect`` for the day, as a user runs it: a new
+    process (imports, code location, persistent instance under ``<data>/dagster_home``), the
+    ingest run (``raw_files`` and ``spectrograms`` in one step) and the detect run
+    (``anomaly_scores``, ``detections``, ``review_clips``) with the champion of ``data``,
+    and its summary. Its wall time, the peak memory of its process tree, and each step's time
+    as its console printed it."""
+    aco = Path(sys.executable).with_name("aco")
+    command = [
+        str(aco) if aco.exists() else sys.executable,
+        *(
+            []
+            if aco.exists()
+            else ["-c", "import sys; from orchestration.cli.main import main; sys.exit(main())"]
+        ),
+    ]
+    command += ["pipeline", "--data", str(data), "--archive", str(archive), "--from",
+                DAY.isoformat(), "--to", DAY.isoformat(), "--stage", "ingest", "--stage",
+                "detect", "--workers", str(workers)]  # fmt: skip
+    with PeakMemory(own=False) as memory:
+        t0 = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
+        wall_s = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"aco pipeline failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    steps = {m["step"]: float(m["s"]) for m in map(STEP_LINE.match, done.stderr.splitlines()) if m}
+    return {"wall_s": wall_s, "peak_bytes": memory.peak_bytes, "steps": steps,
+            "command": "aco " + " ".join(command[command.index("pipeline"):])}  # fmt: skip
+
+
 def summary(rows: list[dict], n_files: int, workers: int, extra: dict | None = None) -> dict:
     """The figures of :func:`print_table` as a JSON-ready dict (seconds, MB; bytes for I/O),
     with ``extra`` (:func:`archive_io`, :func:`model_load`) merged in."""
@@ -414,6 +452,16 @@ def print_table(rows: list[dict], n_files: int, workers: int) -> None:
     )
 
 
+def print_user(user: dict) -> None:
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in user["steps"].items())
+    ok = user["wall_s"] <= TARGET_S
+    print(
+        f"{user['command']}\n  {user['wall_s']:.1f} s wall ({DAY_S / user['wall_s']:.0f}x real "
+        f"time; steps: {steps}), peak {user['peak_bytes'] / 2**20:.0f} MB; target <= "
+        f"{TARGET_S:.0f} s: {'met' if ok else 'NOT met'}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -443,8 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("dagster").setLevel(logging.WARNING)  # run events would drown the table
     from aco_assets.defs.detect.anomaly_scores import anomaly_scores
     from aco_assets.defs.detect.detections import detections
-    from aco_assets.defs.ingest.raw_files import raw_files
-    from aco_assets.defs.ingest.spectrograms import spectrograms
+    from aco_assets.defs.ingest.day_ingest import ingest
     from aco_assets.defs.resources import MlflowResource, StorageResource
     from aco_assets.hydrophone import Archive
 
@@ -464,19 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     instance = dg.DagsterInstance.local_temp(tempdir=str(work / "dagster_home"))
     page_cache = drop_page_cache()
     print(f"page cache: {page_cache}", flush=True)
-    rows = []
-    for asset, config in ((raw_files, workers), (spectrograms, workers)):
-        rows.append(
-            run_stage(
-                asset,
-                asset.key.path[-1],
-                resources=resources,
-                instance=instance,
-                run_config={"ops": {asset.key.path[-1]: config}},
-                profile_dir=args.profile,
-            )
+    rows = [
+        run_stage(
+            ingest,
+            "ingest",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"ingest": workers}},
+            profile_dir=args.profile,
         )
-        print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
+    ]
+    print(f"  ingest (raw_files + spectrograms): {rows[-1]['wall_s']:.1f} s", flush=True)
     ensure_champion(resources, instance)
     for asset in (anomaly_scores, detections):
         rows.append(
@@ -491,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  {rows[-1]['stage']}: {rows[-1]['wall_s']:.1f} s", flush=True)
     print_table(rows, n_files, args.workers)
+    page_cache_user = drop_page_cache()
+    print(f"\n`aco pipeline` for the day (page cache: {page_cache_user}) ...", flush=True)
+    user = run_user_pipeline(archive, data, args.workers)
+    print_user(user)
     extra = {**archive_io(day_files), **model_load(resources)}
     print(
         f"events written to the Dagster event log: {sum(r['events'] for r in rows)} in "
@@ -506,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         figures = {**summary(rows, n_files, args.workers, extra), "page_cache": page_cache}
+        figures["aco_pipeline"] = {
+            **{k: v for k, v in user.items() if k != "peak_bytes"},
+            "peak_mb": user["peak_bytes"] / 2**20,
+            "x_real_time": DAY_S / user["wall_s"],
+            "page_cache": page_cache_user,
+        }
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
 

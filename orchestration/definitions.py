@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aco_assets.defs.detect import anomaly_scores, detections
-from aco_assets.defs.ingest import raw_files, spectrograms
+from aco_assets.defs.ingest import day_ingest
 from aco_assets.defs.model import detector, typical_windows
 from aco_assets.defs.resources import MlflowResource, StorageResource
 from aco_assets.defs.review import evaluation_report, review_clips, reviewer_verdicts
@@ -22,8 +22,7 @@ from orchestration.jobs import (
 
 # One module per lineage stage, in lineage order.
 STAGES = [
-    raw_files,
-    spectrograms,
+    day_ingest,
     reviewer_verdicts,
     typical_windows,
     detector,

@@ -6,14 +6,13 @@ import dagster as dg
 
 from aco_assets.defs.detect.anomaly_scores import anomaly_scores
 from aco_assets.defs.detect.detections import detections
-from aco_assets.defs.ingest.raw_files import raw_files
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.day_ingest import ingest
 from aco_assets.defs.model.detector import detector
 from aco_assets.defs.model.typical_windows import typical_windows
 from aco_assets.defs.review.evaluation_report import evaluation
 from aco_assets.defs.review.review_clips import review_clips
 
-INGEST = [raw_files, spectrograms]
+INGEST = [ingest]
 TRAIN = [typical_windows, detector]
 REVIEWER_VERDICTS = "reviewer_verdicts"  # an observable source asset: selected by its key
 DETECT = [anomaly_scores, detections, review_clips]

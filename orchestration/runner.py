@@ -319,12 +319,7 @@ def _run_stages(
     typical_config: dict[str, Any] | None,
     at_once: int = 1,
 ) -> None:
-    ingest_config = {
-        "ops": {
-            "raw_files": {"config": {"workers": workers}},
-            "spectrograms": {"config": {"workers": workers}},
-        }
-    }
+    ingest_config = {"ops": {"ingest": {"config": {"workers": workers}}}}
     # one run per day when several run at once (any worker takes any day), else one per range
     spans = [(d, d) for d in days] if at_once > 1 else contiguous_ranges(days)
     if "ingest" in stages:

@@ -45,12 +45,14 @@ class Lineage:
         self,
         assets: list,
         *,
+        selection: list[str] | None = None,
         partition_key: str | None = None,
         run_config: dict | None = None,
         raise_on_error: bool = True,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
             assets,
+            selection=selection,
             partition_key=partition_key,
             resources=self.resources,
             instance=self.instance,
@@ -86,8 +88,7 @@ def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
     """raw_files .. detections materialized for every day of ``synthetic_archive``."""
     from aco_assets.defs.detect.anomaly_scores import anomaly_scores
     from aco_assets.defs.detect.detections import detections
-    from aco_assets.defs.ingest.raw_files import raw_files
-    from aco_assets.defs.ingest.spectrograms import spectrograms
+    from aco_assets.defs.ingest.day_ingest import ingest
     from aco_assets.defs.model.detector import detector
     from aco_assets.defs.model.typical_windows import typical_windows
     from aco_assets.hydrophone import Archive
@@ -99,12 +100,11 @@ def lineage(synthetic_archive: Path, tmp_path_factory: pytest.TempPathFactory):
         built = Lineage(
             synthetic_archive, data, days, lineage_resources(synthetic_archive, data), instance
         )
-        workers = {"config": {"workers": 1}}
         for key in built.partition_keys:
             built.materialize(
-                [raw_files, spectrograms],
+                [ingest],
                 partition_key=key,
-                run_config={"ops": {"raw_files": workers, "spectrograms": workers}},
+                run_config={"ops": {"ingest": {"config": {"workers": 1}}}},
             )
         built.materialize(
             [typical_windows, detector],

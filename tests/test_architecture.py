@@ -219,7 +219,7 @@ def test_asset_bodies_are_thin():
 
 def test_the_asset_finder_sees_every_asset_module():
     modules = {name for name, _ in _asset_functions()}
-    assert {"aco_assets.defs.ingest.raw_files", "aco_assets.defs.model.detector"} <= modules
+    assert {"aco_assets.defs.ingest.day_ingest", "aco_assets.defs.model.detector"} <= modules
 
 
 def test_each_asset_sits_in_the_package_of_its_group():

@@ -49,9 +49,17 @@ class DayCheck:
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN
 
 
-def report_day(context: dg.AssetExecutionContext, day: dt.date, metadata: Mapping[str, Any]):
-    """Attach ``metadata`` to the materialization of ``day`` only."""
-    context.add_asset_metadata(dict(metadata), partition_key=day.isoformat())
+def report_day(
+    context: dg.AssetExecutionContext,
+    day: dt.date,
+    metadata: Mapping[str, Any],
+    *,
+    asset: str | None = None,
+):
+    """Attach ``metadata`` to the materialization of ``day`` only (of ``asset``, in a step that
+    materializes several)."""
+    key = dg.AssetKey(asset) if asset else None
+    context.add_asset_metadata(dict(metadata), asset_key=key, partition_key=day.isoformat())
 
 
 def day_results(
@@ -60,27 +68,32 @@ def day_results(
     *,
     data_version: dg.DataVersion | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.Output | dg.AssetCheckEvaluation]:
-    """What the asset body yields last: the materializations (one per day, each with the
-    metadata given to :func:`report_day`), then one evaluation per day of each selected check."""
-    yield dg.MaterializeResult(data_version=data_version)
-    asset_key = context.assets_def.key
+    """What the asset body yields last: the materializations (one per day of each selected
+    asset, each with the metadata given to :func:`report_day`), then one evaluation per day of
+    each selected check, on the asset its spec names."""
+    keys = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
+    for key in keys:
+        many = len(context.assets_def.keys) > 1
+        yield dg.MaterializeResult(asset_key=key if many else None, data_version=data_version)
     selected = {k.name for k in context.selected_asset_check_keys}
-    for output_name, spec in context.assets_def.check_specs_by_output_name.items():
+    specs = context.assets_def.check_specs_by_output_name.items()
+    for output_name, spec in specs:
         if spec.name in selected:
             yield dg.Output(None, output_name=output_name)
+    by_name = {spec.name: spec.asset_key for _, spec in specs}
     for name, per_day in checks.items():
         if name not in selected:
             continue
         for day, result in per_day.items():
             yield dg.AssetCheckEvaluation(
-                asset_key=asset_key,
+                asset_key=by_name[name],
                 check_name=name,
                 passed=result.passed,
                 partition=day.isoformat(),
                 metadata=dict(result.metadata),
                 severity=result.severity,
                 description=result.description,
-                target_materialization_data=_latest_materialization(context, asset_key, day),
+                target_materialization_data=_latest_materialization(context, by_name[name], day),
             )
 
 

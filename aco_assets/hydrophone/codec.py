@@ -251,6 +251,14 @@ def read_file(
         If the file cannot be read.
     """
     path = as_path(path)
+    buf, size = read_buffer(path)
+    return _from_buffer(buf, size, path, str(path), on_fault, time_tolerance_s)
+
+
+def read_buffer(path: AnyPath) -> tuple[np.ndarray, int]:
+    """The bytes of ``path`` (local, or fetched whole in one read from object storage) in a
+    buffer padded for the decoder, and their count: what :func:`scan_buffer` and
+    :func:`decode_scanned` take, so that one read serves both a header walk and a decode."""
     if is_remote(path):
         with path.open("rb") as f:
             size = int(f.size)
@@ -264,7 +272,7 @@ def read_file(
     if got != size:
         raise OSError(f"{path}: read {got} of {size} bytes")
     buf[size:] = 0
-    return _from_buffer(buf, size, path, str(path), on_fault, time_tolerance_s)
+    return buf, size
 
 
 def _from_buffer(
@@ -278,6 +286,15 @@ def _from_buffer(
     table = scan_buffer(
         buf, size, source=source, on_fault=on_fault, time_tolerance_s=time_tolerance_s
     )
+    return decode_scanned(buf, size, table, path=path, source=source)
+
+
+def decode_scanned(
+    buf: np.ndarray, size: int, table: RecordTable, *, path: AnyPath | None, source: str
+) -> RawFile:
+    """The :class:`RawFile` of a buffer (:func:`read_buffer`) whose records ``table`` holds
+    (:func:`scan_buffer` of the same buffer, named ``source``): the decode without a second
+    header walk."""
     samples, valid = decode_records(buf, size, table)
     try:
         nominal = parse_file_name(Path(source).name)
@@ -299,4 +316,12 @@ def _from_buffer(
     )
 
 
-__all__ = ["AcoFormatError", "RawFile", "decode_records", "read_bytes", "read_file"]
+__all__ = [
+    "AcoFormatError",
+    "RawFile",
+    "decode_records",
+    "decode_scanned",
+    "read_buffer",
+    "read_bytes",
+    "read_file",
+]

@@ -68,17 +68,18 @@ def day_spectrogram(
     ax = axes[0, 0]
     levels = band_levels_db[order].T  # (F, N)
     lo, hi = np.nanpercentile(levels, [2, 99.5]) if levels.size else (0, 1)
-    ax.scatter(
-        np.repeat(t[None, :], levels.shape[0], axis=0).ravel(),
-        np.repeat(band_centers_hz[:, None], levels.shape[1], axis=1).ravel(),
-        c=levels.ravel(),
-        s=6,
-        marker="s",
-        cmap="viridis",
-        vmin=lo,
-        vmax=hi,
-        linewidths=0,
-    )
+    if levels.size:  # one mesh, not a marker per window and band: a day renders in tenths of a s
+        t_edges, columns = _time_cells(t, levels)
+        ax.pcolormesh(
+            t_edges,
+            _log_edges(band_centers_hz),
+            np.ma.masked_invalid(columns),
+            cmap="viridis",
+            vmin=lo,
+            vmax=hi,
+            shading="flat",
+            rasterized=True,
+        )
     ax.set_yscale("log")
     ax.set_ylabel("Hz")
     ax.set_title(title, fontsize=9)
@@ -92,6 +93,32 @@ def day_spectrogram(
     axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
     axes[-1, 0].set_xlabel("UTC")
     return fig
+
+
+def _time_cells(t: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges (M + gaps + 1,) for columns starting at ``t`` (days, sorted) and the
+    ``levels`` (F, M) with an empty (NaN) column over each gap longer than a column: a missing
+    hour stays blank instead of stretching its neighbours."""
+    width = float(np.median(np.diff(t))) if t.size > 1 else 5 / 86400
+    edges, columns = [t[0]], []
+    for i in range(t.size):
+        end = t[i] + width
+        nxt = t[i + 1] if i + 1 < t.size else end
+        columns.append(levels[:, i])
+        if nxt > end + 0.5 * width:  # a gap: the column keeps its width, then a blank cell
+            edges.append(end)
+            columns.append(np.full(levels.shape[0], np.nan))
+        edges.append(nxt)
+    return np.asarray(edges), np.stack(columns, axis=1)
+
+
+def _log_edges(centers: np.ndarray) -> np.ndarray:
+    """Band edges (F + 1,) halfway between log-spaced ``centers`` (Hz), in log frequency."""
+    logs = np.log(np.asarray(centers, dtype=float))
+    if logs.size == 1:
+        return np.exp(logs + np.array([-0.5, 0.5]))
+    mid = (logs[1:] + logs[:-1]) / 2
+    return np.exp(np.r_[2 * logs[0] - mid[0], mid, 2 * logs[-1] - mid[-1]])
 
 
 def bar_counts(labels: Sequence[str], counts: Sequence[float], *, title: str) -> Figure:

@@ -28,9 +28,11 @@ from aco_assets.hydrophone import (
     AcoFormatError,
     Fault,
     MisfiledFile,
+    RawFile,
     read_file,
 )
-from aco_assets.hydrophone.records import scan_buffer
+from aco_assets.hydrophone.codec import decode_scanned, read_buffer
+from aco_assets.hydrophone.records import RecordTable, scan_buffer
 from aco_assets.hydrophone.timing import ns_to_datetime
 from aco_assets.signal.features import LEVEL_COLUMNS, FrontEnd, FrontEndConfig
 from aco_assets.signal.quality import find_quality_issues
@@ -100,30 +102,40 @@ def inventory_file(path: AnyPath, root: AnyPath) -> dict[str, Any]:
         data = path.read_bytes()
         table = scan_buffer(data, len(data), source=rel, on_fault="warn")
     except (AcoFormatError, OSError) as e:
-        fault = (
-            _os_fault(e, rel)
-            if isinstance(e, OSError)
-            else Fault(type(e).__name__, None, f"{rel}: {e}")
-        )
-        logger.warning("%s", fault.message)
-        return {
-            "path": rel,
-            "header_start": None,
-            "duration_s": 0.0,
-            "n_records": 0,
-            "n_samples": 0,
-            "n_missing_samples": 0,
-            "widths": "",
-            "n_faults": 1,
-            "faults": _faults_json([fault]),
-            "status": "unreadable",
-            "reason": _detail(fault, rel).removeprefix("unreadable: "),
-        }
+        return _unreadable_row(e, rel)
+    return _inventory_row(rel, table, table.faults)
+
+
+def _unreadable_row(e: AcoFormatError | OSError, rel: str) -> dict[str, Any]:
+    """The ``raw_files`` row of a file that cannot be read or walked at all."""
+    fault = (
+        _os_fault(e, rel)
+        if isinstance(e, OSError)
+        else Fault(type(e).__name__, None, f"{rel}: {e}")
+    )
+    logger.warning("%s", fault.message)
+    return {
+        "path": rel,
+        "header_start": None,
+        "duration_s": 0.0,
+        "n_records": 0,
+        "n_samples": 0,
+        "n_missing_samples": 0,
+        "widths": "",
+        "n_faults": 1,
+        "faults": _faults_json([fault]),
+        "status": "unreadable",
+        "reason": _detail(fault, rel).removeprefix("unreadable: "),
+    }
+
+
+def _inventory_row(rel: str, table: RecordTable, faults: Sequence[Fault]) -> dict[str, Any]:
+    """The ``raw_files`` row of a walked file (``faults``: the table's, naming it ``rel``)."""
     n_samples = table.n_records * SAMPLES_PER_RECORD
     n_missing = int(np.sum(SAMPLES_PER_RECORD - table.n_decodable))
     start = ns_to_datetime(int(table.record_start_ns[0])) if table.n_records else None
     nothing = n_samples == n_missing
-    status = "ok" if not table.faults else ("unreadable" if nothing else "faulty")
+    status = "ok" if not faults else ("unreadable" if nothing else "faulty")
     return {
         "path": rel,
         "header_start": start,
@@ -132,10 +144,10 @@ def inventory_file(path: AnyPath, root: AnyPath) -> dict[str, Any]:
         "n_samples": n_samples,
         "n_missing_samples": n_missing,
         "widths": _widths(table.bits),
-        "n_faults": len(table.faults),
-        "faults": _faults_json(table.faults),
+        "n_faults": len(faults),
+        "faults": _faults_json(faults),
         "status": status,
-        "reason": _reason(table.faults, rel, nothing_decodes=nothing),
+        "reason": _reason(faults, rel, nothing_decodes=nothing),
     }
 
 
@@ -176,16 +188,57 @@ def file_windows(path: AnyPath, root: AnyPath, config: FrontEndConfig) -> FileWi
     decoder's mask goes to the front end beside its int32 counts: no float copy)."""
     front_end = FrontEnd(config)
     rel = relative_posix(path, root)
-    empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
     try:
         raw = read_file(path, on_fault="warn")
     except (AcoFormatError, OSError) as e:
-        fault = _os_fault(e, rel) if isinstance(e, OSError) else Fault("unreadable", None, str(e))
-        detail = _detail(fault, rel).removeprefix("unreadable: ")
-        return FileWindows(file=rel, features=empty, error=detail.replace(str(path), rel))
+        return _unreadable_windows(e, path, rel, front_end)
+    return _windows(raw, path, rel, front_end)
+
+
+def ingest_file(
+    path: AnyPath, root: AnyPath, config: FrontEndConfig
+) -> tuple[dict[str, Any], FileWindows]:
+    """:func:`inventory_file` and :func:`file_windows` of ``path`` from one read and one header
+    walk: the day's ingest reads each file once."""
+    front_end = FrontEnd(config)
+    rel = relative_posix(path, root)
+    try:
+        buf, size = read_buffer(path)
+        table = scan_buffer(buf, size, source=rel, on_fault="warn")  # faults name ``rel``
+    except (AcoFormatError, OSError) as e:
+        return _unreadable_row(e, rel), _unreadable_windows(e, path, rel, front_end)
+    raw = decode_scanned(buf, size, table, path=path, source=rel)
+    return _inventory_row(rel, table, table.faults), _windows(raw, path, rel, front_end)
+
+
+def ingest_entry(
+    entry: tuple[AnyPath, bool], root: AnyPath, config: FrontEndConfig
+) -> tuple[dict[str, Any], FileWindows | None]:
+    """An entry of the ingest step, ``(path, cut into windows)``: :func:`ingest_file`, or the
+    ``raw_files`` row alone (a misfiled entry, or ``raw_files`` materialized without
+    ``spectrograms``)."""
+    path, windows = entry
+    if windows:
+        return ingest_file(path, root, config)
+    return inventory_file(path, root), None
+
+
+def _unreadable_windows(
+    e: AcoFormatError | OSError, path: AnyPath, rel: str, front_end: FrontEnd
+) -> FileWindows:
+    fault = _os_fault(e, rel) if isinstance(e, OSError) else Fault("unreadable", None, str(e))
+    detail = _detail(fault, rel).removeprefix("unreadable: ")
+    empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
+    return FileWindows(file=rel, features=empty, error=detail.replace(str(path), rel))
+
+
+def _windows(raw: RawFile, path: AnyPath, rel: str, front_end: FrontEnd) -> FileWindows:
+    """The windows of a decoded file (read from ``path``, named ``rel``)."""
+    config = front_end.config
     faults = _relative(raw.faults, path, rel)
     if not raw.valid.any():  # empty, not a HYD24BBpk file, or no record decodes
         detail = _reason(faults, rel, nothing_decodes=True)
+        empty = np.zeros((0, *front_end.feature_shape), dtype=np.float32)
         return FileWindows(file=rel, features=empty, error=detail or "no sample decodes")
     out = front_end.windows(raw.samples, valid=raw.valid)
     start = np.datetime64(_utc(raw.start_utc), "us")
@@ -259,6 +312,8 @@ def map_files(
     *args: Any,
     workers: int = 1,
     on_done: Callable[[int, int], None] | None = None,
+    prefetch: Callable[[T], None] | None = None,
+    ahead: int = 8,
 ) -> Iterator[R]:
     """``fn(item, *args)`` for every item, in order, on ``workers`` processes.
 
@@ -268,11 +323,16 @@ def map_files(
     the numerical stack. Each worker runs its numerical libraries (BLAS, OpenMP) on one thread:
     the workers are the parallelism, and ``workers`` processes of several threads each
     oversubscribe the cores (`make bench-pipeline` shows the spectrograms stage).
-    ``on_done(i, n)`` reports progress.
+    ``on_done(i, n)`` reports progress. ``prefetch(item)``, called in this process ``ahead``
+    items before the item's turn (e.g.
+    :func:`aco_assets.storage.paths.advise_will_need` of its file), lets the disk
+    read the next files while the workers compute.
     """
     n = len(items)
+    advise = _Prefetcher(items, prefetch, ahead)
     if workers <= 1 or n <= 1:
         for i, item in enumerate(items):
+            advise.passed(i)
             result = fn(item, *args)
             if on_done:  # before the yield: a caller that takes exactly n results sees n/n
                 on_done(i + 1, n)
@@ -281,12 +341,28 @@ def map_files(
     with ProcessPoolExecutor(
         max_workers=min(workers, n), mp_context=worker_context(), initializer=_one_thread_per_worker
     ) as pool:
+        advise.passed(0)
         futures = [pool.submit(fn, item, *args) for item in items]
         for i, future in enumerate(futures):
             result = future.result()
+            advise.passed(i + 1)
             if on_done:
                 on_done(i + 1, n)
             yield result
+
+
+class _Prefetcher:
+    """Calls ``prefetch`` on each item once, up to ``ahead`` items past the last one done."""
+
+    def __init__(self, items: Sequence, prefetch: Callable | None, ahead: int) -> None:
+        self.items, self.prefetch, self.ahead, self.next = items, prefetch, ahead, 0
+
+    def passed(self, done: int) -> None:
+        if self.prefetch is None:
+            return
+        while self.next < min(len(self.items), done + self.ahead):
+            self.prefetch(self.items[self.next])
+            self.next += 1
 
 
 #: Imported once by the fork server, so that every worker forked from it starts with them.

@@ -99,7 +99,7 @@ def _run_lineage(first: dt.date, last: dt.date) -> None:
     }
     workers = {"config": {"workers": 1}}
     runs = [
-        ("ingest_job", {"ops": {"raw_files": workers, "spectrograms": workers}}, span),
+        ("ingest_job", {"ops": {"ingest": workers}}, span),
         (
             "retrain_job",
             {

@@ -196,3 +196,24 @@ def test_an_older_pipeline_result_without_the_new_figures_still_renders():
 
 def test_without_a_pipeline_result_there_is_no_scaling_section():
     assert "## Scaling out" not in benchmarks_markdown(fake_report(pipeline=False))
+
+
+def test_the_pipeline_section_judges_the_target_on_the_aco_pipeline_run():
+    report = fake_report(pipeline=False)
+    report["pipeline"] = {
+        **scaling_result(),
+        "target_s": 20.0,
+        "target_peak_mb": 2048.0,
+        "aco_pipeline": {
+            "command": "aco pipeline --stage ingest --stage detect",
+            "wall_s": 24.0,
+            "peak_mb": 1500.0,
+            "x_real_time": 3600.0,
+            "page_cache": "cold",
+            "steps": {"ingest": 17.5, "anomaly_scores": 3.1, "detections": 0.4},
+        },
+    }
+    text = benchmarks_markdown(report)
+    assert "`aco pipeline --stage ingest --stage detect` took **24.0 s** (3,600x" in text
+    assert "`ingest` 17.5 s, `anomaly_scores` 3.1 s, `detections` 0.4 s" in text
+    assert "Target <= 20 s: **not met**; peak memory < 2 GB: met." in text

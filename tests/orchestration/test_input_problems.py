@@ -10,8 +10,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from aco_assets.defs.ingest.raw_files import raw_files
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.day_ingest import ingest
 from aco_assets.hydrophone.coverage import SAMPLES_PER_FILE
 from aco_assets.storage.layout import DataLayout
 from orchestration.cli.report import pipeline_summary
@@ -49,13 +48,11 @@ def broken_day(synthetic_archive, tmp_path_factory):
     data = tmp_path_factory.mktemp("broken_data")
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [raw_files, spectrograms],
+            [ingest],
             partition_key=DAY.isoformat(),
             resources=lineage_resources(root, data),
             instance=instance,
-            run_config={
-                "ops": {k: {"config": {"workers": 1}} for k in ("raw_files", "spectrograms")}
-            },
+            run_config={"ops": {"ingest": {"config": {"workers": 1}}}},
         )
     from aco_assets.storage.warehouse import Warehouse
 
@@ -140,3 +137,39 @@ def test_the_rest_of_the_day_still_processes(broken_day):
     )
     assert set(ok.column(0).to_pylist()) == set(good) and set(good) <= set(windowed)
     assert not set(windowed) & set(PROBLEMS)  # nothing of a misfiled entry is decoded
+
+
+def test_one_pass_over_the_day_equals_raw_files_then_spectrograms_alone(broken_day, tmp_path):
+    """The ingest step reads each file once for both assets; each asset materialized on its
+    own (the UI's subsets) writes the same rows and features, the problem entries included."""
+    from aco_assets.storage.feature_store import load_day_features
+    from aco_assets.storage.warehouse import Warehouse
+
+    root, data, _, _, together = broken_day
+    alone = tmp_path / "alone"
+    with dg.instance_for_test() as instance:
+        for asset in ("raw_files", "spectrograms"):
+            result = dg.materialize(
+                [ingest],
+                selection=[asset],
+                partition_key=DAY.isoformat(),
+                resources=lineage_resources(root, alone),
+                instance=instance,
+                run_config={"ops": {"ingest": {"config": {"workers": 2}}}},
+            )
+            events = result.get_asset_materialization_events()
+            assert {e.asset_key.to_user_string() for e in events} == {asset}
+    separate = Warehouse(alone / "aco.duckdb")
+    for table, order in (
+        ("raw_files", "path"),
+        ("coverage", "day"),
+        ("windows", "window_index"),
+        ("quality_issues", "file, kind, start_utc, detail"),
+    ):
+        query = f"SELECT * FROM {table} ORDER BY {order}"
+        assert separate.query(query).to_pylist() == together.query(query).to_pylist(), table
+    layout = DataLayout.resolve(data_dir=alone)
+    np.testing.assert_array_equal(
+        load_day_features(layout.features_path(DAY)),
+        load_day_features(DataLayout.resolve(data_dir=data).features_path(DAY)),
+    )

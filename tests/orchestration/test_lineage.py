@@ -12,8 +12,7 @@ import pytest
 
 from aco_assets.defs.detect.anomaly_scores import anomaly_scores
 from aco_assets.defs.detect.detections import detections
-from aco_assets.defs.ingest.raw_files import raw_files
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.day_ingest import ingest
 from aco_assets.defs.resources import ArchiveNotFoundError
 from aco_assets.storage.model_registry import CHAMPION
 from aco_assets.synth import read_faults
@@ -96,7 +95,7 @@ def test_rematerializing_a_partition_replaces_its_rows(lineage):
         t: _count(lineage, f"SELECT count(*) FROM {t}")
         for t in ("raw_files", "windows", "anomaly_scores")
     }
-    result = lineage.materialize([raw_files, spectrograms], partition_key=key)
+    result = lineage.materialize([ingest], partition_key=key)
     lineage.materialize([anomaly_scores, detections], partition_key=key)
     after = {t: _count(lineage, f"SELECT count(*) FROM {t}") for t in before}
     assert after == before
@@ -107,7 +106,7 @@ def test_rematerializing_a_partition_replaces_its_rows(lineage):
 
 def test_a_day_without_files_materializes_as_empty_coverage(lineage):
     empty_day = "2016-06-01"
-    lineage.materialize([raw_files, spectrograms], partition_key=empty_day)
+    lineage.materialize([ingest], partition_key=empty_day)
     row = (
         lineage.warehouse()
         .query("SELECT * FROM coverage WHERE day = ?", [dt.date(2016, 6, 1)])
@@ -121,7 +120,8 @@ def test_a_missing_archive_root_is_a_clear_error(lineage, tmp_path):
     resources = lineage_resources(tmp_path / "nowhere", tmp_path / "data")
     with pytest.raises(ArchiveNotFoundError, match="nowhere.*does not exist"):
         dg.materialize(
-            [raw_files],
+            [ingest],
+            selection=["raw_files"],
             partition_key=lineage.partition_keys[0],
             resources=resources,
             instance=lineage.instance,

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, pct, report_day, sig
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.spectrograms import SPECTROGRAMS
 from aco_assets.defs.model.detector import detector
 from aco_assets.defs.partitions import daily_partitions, day_backfill_policy, partition_days
 from aco_assets.defs.resources import MlflowResource, StorageResource
@@ -60,7 +60,7 @@ def score_day(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[spectrograms, detector],
+    deps=[SPECTROGRAMS.key, detector],
     backfill_policy=day_backfill_policy,
     group_name="detect",
     kinds={"duckdb", "pytorch"},

@@ -1,43 +1,38 @@
-"""``raw_files``: one row per archive file of the day, and the day's coverage."""
+"""``raw_files``: one row per archive file of the day, and the day's coverage.
+
+Materialized by the ingest step (:mod:`aco_assets.defs.ingest.day_ingest`), which reads each file
+of the day once for it and for ``spectrograms``.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, pct, report_day
-from aco_assets.defs.partitions import (
-    daily_partitions,
-    day_backfill_policy,
-    partition_days,
-    progress_logger,
-)
+from aco_assets.defs.day_reports import DayCheck, day_check_spec, pct, report_day
 from aco_assets.defs.resources import StorageResource
-from aco_assets.hydrophone import FILES_PER_DAY, ArchiveFile, MisfiledFile
+from aco_assets.hydrophone import FILES_PER_DAY, Archive, ArchiveFile, MisfiledFile
 from aco_assets.hydrophone.coverage import (
     NOT_READ,
     day_coverage,
 )
 from aco_assets.reporting.figures import status_strip_markdown
-from aco_assets.signal.processing import inventory_file, map_files, misfiled_row
+from aco_assets.signal.processing import misfiled_row
 
 
-class RawFilesConfig(dg.Config):
-    workers: int = 2  # processes decoding files in parallel
-
-
-def day_rows(
-    day: dt.date,
-    files: list[ArchiveFile],
-    misfiled: list[MisfiledFile],
-    inventoried: Iterator[dict],
-) -> list[dict]:
+def day_rows(day: dt.date, listing: DayListing, inventoried: Iterator[dict]) -> list[dict]:
     """The ``raw_files`` rows of a day from ``inventoried``, the :func:`.processing.inventory_file`
-    rows of its files and then of its misfiled entries, in the order of ``files`` and ``misfiled``."""
-    rows = [{"day": day, "nominal_start": f.nominal_start_utc, **next(inventoried)} for f in files]
-    rows += [misfiled_row({"day": day, **next(inventoried)}, m) for m in misfiled]
+    rows of its files and then of its misfiled entries, in the order of ``listing.paths``."""
+    rows = [
+        {"day": day, "nominal_start": f.nominal_start_utc, **next(inventoried)}
+        for f in listing.files
+    ]
+    rows += [misfiled_row({"day": day, **next(inventoried)}, m) for m in listing.misfiled]
     return rows
 
 
@@ -49,60 +44,68 @@ def _warn_unread(context: dg.AssetExecutionContext, rows: list[dict]) -> None:
             context.log.warning(f"{r['day']}: {r['path']}: {r['status']}: {reason}")
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=day_backfill_policy,
-    group_name="ingest",
+RAW_FILES = dg.AssetSpec(
+    "raw_files",
+    description="The archive files of each UTC day: times, records, sample widths and faults, "
+    "plus the day's coverage (expected 288 files, found, missing, faulty). A day with no files "
+    "is an empty coverage row, not an error.",
     kinds={"duckdb"},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    check_specs=[
-        day_check_spec(
-            "files_are_decodable",
-            "raw_files",
-            "Every file of the day can be read (none unreadable or misfiled) and at least 95 % "
-            "of its samples decode (WARN otherwise). One result per UTC day; a day without "
-            "files passes with nothing to decode.",
-        )
-    ],
 )
-def raw_files(
-    context: dg.AssetExecutionContext, config: RawFilesConfig, storage: StorageResource
-) -> Iterator:
-    """The archive files of each UTC day: times, records, sample widths and faults, plus the
-    day's coverage (expected 288 files, found, missing, faulty). A day with no files is an empty
-    coverage row, not an error."""
-    archive, warehouse = storage.archive(), storage.warehouse()
-    days = partition_days(context)
-    listing = {day: archive.day_files(day) for day in days}
-    misfiled = {day: archive.misfiled(day) for day in days}
-    paths = [
-        p for day in days for p in [f.path for f in listing[day]] + [m.path for m in misfiled[day]]
-    ]
+FILES_ARE_DECODABLE = day_check_spec(
+    "files_are_decodable",
+    "raw_files",
+    "Every file of the day can be read (none unreadable or misfiled) and at least 95 % "
+    "of its samples decode (WARN otherwise). One result per UTC day; a day without "
+    "files passes with nothing to decode.",
+)
+
+
+@dataclass(frozen=True)
+class DayListing:
+    """The archive entries of a day: its files in time order and its misfiled entries."""
+
+    files: list[ArchiveFile]
+    misfiled: list[MisfiledFile]
+
+    @property
+    def paths(self) -> list:
+        """Files, then misfiled entries: the order of :func:`day_rows`."""
+        return [f.path for f in self.files] + [m.path for m in self.misfiled]
+
+
+def list_days(
+    context: dg.AssetExecutionContext, archive: Archive, days: list[dt.date]
+) -> dict[dt.date, DayListing]:
+    """The listing of each day, logged in one line."""
+    listed = {day: DayListing(archive.day_files(day), archive.misfiled(day)) for day in days}
+    n_files = sum(len(v.paths) for v in listed.values())
+    n_misfiled = sum(len(v.misfiled) for v in listed.values())
     context.log.info(
-        f"{len(paths)} files over {len(days)} day(s), "
-        f"{sum(map(len, misfiled.values()))} of them misfiled (listed, not decoded)"
+        f"{n_files} files over {len(days)} day(s), {n_misfiled} of them misfiled (listed, "
+        "not decoded)"
     )
-    inventoried = map_files(
-        inventory_file,
-        paths,
-        archive.root,
-        workers=config.workers,
-        on_done=progress_logger(context, "decoded files"),
+    return listed
+
+
+def write_day(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    day: dt.date,
+    listing: DayListing,
+    rows: list[dict],
+) -> DayCheck:
+    """Replace the day's ``raw_files`` and ``coverage`` rows (one transaction), report the
+    day's page and return its ``files_are_decodable`` result."""
+    _warn_unread(context, rows)
+    cov = day_coverage(day, [f.nominal_start_utc for f in listing.files], rows)
+    storage.warehouse().replace_many(
+        [
+            ("raw_files", _table(rows), "day = ?", [day]),
+            ("coverage", pa.Table.from_pylist([cov]), "day = ?", [day]),
+        ]
     )
-    rows_of = {day: day_rows(day, listing[day], misfiled[day], inventoried) for day in days}
-    checks: dict[dt.date, DayCheck] = {}
-    for day in days:
-        _warn_unread(context, rows_of[day])
-        cov = day_coverage(day, [f.nominal_start_utc for f in listing[day]], rows_of[day])
-        warehouse.replace_many(
-            [
-                ("raw_files", _table(rows_of[day]), "day = ?", [day]),
-                ("coverage", pa.Table.from_pylist([cov]), "day = ?", [day]),
-            ]
-        )
-        report_day(context, day, day_metadata(cov, rows_of[day], storage))
-        checks[day] = files_are_decodable(cov, rows_of[day])
-    yield from day_results(context, {"files_are_decodable": checks})
+    report_day(context, day, day_metadata(cov, rows, storage), asset="raw_files")
+    return files_are_decodable(cov, rows)
 
 
 def _table(rows: list[dict]) -> pa.Table:

@@ -1,7 +1,9 @@
 """``spectrograms``: the front end applied to every file of the day, streamed file by file.
 
-The day's files are those of its ``raw_files`` rows (read from the warehouse, not listed from the
-archive again): the files in time order, then the misfiled entries, one quality issue each.
+Materialized by the ingest step (:mod:`aco_assets.defs.ingest.day_ingest`): with ``raw_files``
+from the same read of each file; alone, for the files of the day's ``raw_files`` rows (read from
+the warehouse, not listed from the archive again). Either way the files come in time order, then
+the misfiled entries, one quality issue each.
 
 Writes the day's feature array to ``<store>/features/YYYY/YYYY-MM-DD.npy``
 (:mod:`aco_assets.storage.feature_store`; the store is the data directory unless ``ACO_STORE_ROOT``
@@ -11,21 +13,13 @@ row i = ``window_index`` i) with a JSON sidecar holding the front-end config, an
 """
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Literal
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from aco_assets.defs.day_reports import DayCheck, day_check_spec, day_results, report_day
-from aco_assets.defs.ingest.raw_files import raw_files
-from aco_assets.defs.partitions import (
-    daily_partitions,
-    day_backfill_policy,
-    partition_days,
-    progress_logger,
-)
+from aco_assets.defs.day_reports import DayCheck, day_check_spec, report_day
+from aco_assets.defs.partitions import progress_logger
 from aco_assets.defs.resources import StorageResource
 from aco_assets.reporting.figures import (
     day_spectrogram,
@@ -34,7 +28,7 @@ from aco_assets.reporting.figures import (
     status_strip_markdown,
 )
 from aco_assets.reporting.thinning import thin_for_picture
-from aco_assets.signal.features import FrontEnd, FrontEndConfig
+from aco_assets.signal.features import FrontEnd
 from aco_assets.signal.processing import (
     FileWindows,
     file_windows,
@@ -42,20 +36,8 @@ from aco_assets.signal.processing import (
     misfiled_entry_windows,
 )
 from aco_assets.storage.feature_store import save_day_features
+from aco_assets.storage.paths import advise_will_need
 from aco_assets.storage.warehouse import Warehouse
-
-_FRONT_END = FrontEndConfig()  # the one set of front-end defaults
-
-
-class SpectrogramsConfig(dg.Config):
-    workers: int = 2  # processes computing features in parallel
-    # analysis window length, s (changing it requires retraining)
-    window_s: float = _FRONT_END.window_s
-    # features relative to each file's per-band median (spectral equalisation: transients stay,
-    # season / time of day / gain drift go; the production front end, FrontEndConfig's default,
-    # measured against the two-channel front end by the model study, docs/model_results.md),
-    # absolute, or both as two channels; changing it requires retraining
-    normalise: Literal["none", "file_median", "file_median_and_absolute"] = _FRONT_END.normalise
 
 
 def _day_tables(day: dt.date, results: list[FileWindows]) -> tuple[np.ndarray, pa.Table, pa.Table]:
@@ -123,31 +105,32 @@ def day_file_rows(warehouse: Warehouse, days: list[dt.date]) -> dict[dt.date, li
     return out
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=[raw_files],
-    backfill_policy=day_backfill_policy,
-    group_name="ingest",
+SPECTROGRAMS = dg.AssetSpec(
+    "spectrograms",
+    description="Log-frequency spectrogram windows of every file of the day (gaps and faults "
+    "excluded and counted), feature arrays on disk and one DuckDB row per window.",
+    deps=["raw_files"],
     kinds={"duckdb", "numpy"},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    check_specs=[
-        day_check_spec(
-            "features_are_finite",
-            "spectrograms",
-            "Every feature value of the day's windows is finite: no NaN or inf reaches the "
-            "detector. One result per UTC day.",
-        )
-    ],
 )
-def spectrograms(
-    context: dg.AssetExecutionContext, config: SpectrogramsConfig, storage: StorageResource
-) -> Iterator:
-    """Log-frequency spectrogram windows of every file of the day (gaps and faults excluded and
-    counted), feature arrays on disk and one DuckDB row per window."""
-    archive, layout, warehouse = storage.archive(), storage.layout(), storage.warehouse()
-    front_end = FrontEnd(FrontEndConfig(window_s=config.window_s, normalise=config.normalise))
-    days = partition_days(context)
-    listed = day_file_rows(warehouse, days)
+FEATURES_ARE_FINITE = day_check_spec(
+    "features_are_finite",
+    "spectrograms",
+    "Every feature value of the day's windows is finite: no NaN or inf reaches the "
+    "detector. One result per UTC day.",
+)
+
+
+def windows_from_raw_files(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    days: list[dt.date],
+    front_end: FrontEnd,
+    workers: int,
+) -> dict[dt.date, list[FileWindows]]:
+    """The windows of each day's files as its ``raw_files`` rows list them (``spectrograms``
+    materialized alone): files in time order, then the misfiled entries, one issue each."""
+    archive = storage.archive()
+    listed = day_file_rows(storage.warehouse(), days)
     items = [(day, r["path"]) for day in days for r in listed[day] if r["status"] != "misfiled"]
     results_of: dict[dt.date, list[FileWindows]] = {day: [] for day in days}
     done = map_files(
@@ -155,8 +138,9 @@ def spectrograms(
         [archive.root / rel for _, rel in items],
         archive.root,
         front_end.config,
-        workers=config.workers,
+        workers=workers,
         on_done=progress_logger(context, "features of files"),
+        prefetch=advise_will_need,
     )
     for (day, _), result in zip(items, done, strict=True):
         results_of[day].append(result)
@@ -166,26 +150,33 @@ def spectrograms(
             for r in listed[day]
             if r["status"] == "misfiled"
         ]
-    checks: dict[dt.date, DayCheck] = {}
-    for day in days:
-        features, windows, issues = _day_tables(day, results_of[day])
-        if features is None:
-            features = np.zeros((0, *front_end.feature_shape), np.float32)
-        save_day_features(layout.features_path(day), features, front_end.config)
-        warehouse.replace_many(
-            [
-                ("windows", windows, "day = ?", [day]),
-                ("quality_issues", issues, "day = ?", [day]),
-            ]
-        )
-        unreadable = sum(r.error is not None for r in results_of[day])
-        report_day(
-            context,
-            day,
-            day_metadata(front_end, day, features, windows, issues, unreadable, layout),
-        )
-        checks[day] = features_are_finite(day, features)
-    yield from day_results(context, {"features_are_finite": checks})
+    return results_of
+
+
+def write_day(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    day: dt.date,
+    front_end: FrontEnd,
+    results: list[FileWindows],
+) -> DayCheck:
+    """Write the day's feature array, replace its ``windows`` and ``quality_issues`` rows (one
+    transaction), report the day's page and return its ``features_are_finite`` result."""
+    layout = storage.layout()
+    features, windows, issues = _day_tables(day, results)
+    if features is None:
+        features = np.zeros((0, *front_end.feature_shape), np.float32)
+    save_day_features(layout.features_path(day), features, front_end.config)
+    storage.warehouse().replace_many(
+        [
+            ("windows", windows, "day = ?", [day]),
+            ("quality_issues", issues, "day = ?", [day]),
+        ]
+    )
+    unreadable = sum(r.error is not None for r in results)
+    metadata = day_metadata(front_end, day, features, windows, issues, unreadable, layout)
+    report_day(context, day, metadata, asset="spectrograms")
+    return features_are_finite(day, features)
 
 
 def day_metadata(front_end, day, features, windows: pa.Table, issues: pa.Table, unreadable, layout):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import dagster as dg
 
 from aco_assets.defs.day_reports import pct
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.spectrograms import SPECTROGRAMS
 from aco_assets.defs.resources import StorageResource
 from aco_assets.defs.review.reviewer_verdicts import reviewer_verdicts
 from aco_assets.reporting.figures import bar_counts, markdown_image, png_bytes
@@ -52,7 +52,10 @@ def catalog_path(archive_root: Path) -> Path | None:
 
 
 @dg.asset(
-    deps=[dg.AssetDep(spectrograms, partition_mapping=dg.AllPartitionMapping()), reviewer_verdicts],
+    deps=[
+        dg.AssetDep(SPECTROGRAMS.key, partition_mapping=dg.AllPartitionMapping()),
+        reviewer_verdicts,
+    ],
     pool="duckdb",
     group_name="model",
     kinds={"duckdb"},

@@ -15,8 +15,7 @@ import pytest
 
 from aco_assets.defs.detect.anomaly_scores import anomaly_scores
 from aco_assets.defs.detect.detections import detections
-from aco_assets.defs.ingest.raw_files import raw_files
-from aco_assets.defs.ingest.spectrograms import spectrograms
+from aco_assets.defs.ingest.day_ingest import ingest
 from aco_assets.defs.review.review_clips import review_clips
 from aco_assets.hydrophone.coverage import day_coverage
 from aco_assets.reporting.figures import INLINE_MARKDOWN_MAX
@@ -25,9 +24,12 @@ from tests.conftest import lineage_resources
 RANGE_TAGS = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def _range_run(assets, resources, instance, first: dt.date, last: dt.date, run_config=None):
+def _range_run(
+    assets, resources, instance, first: dt.date, last: dt.date, run_config=None, selection=None
+):
     return dg.materialize(
         assets,
+        selection=selection,
         resources=resources,
         instance=instance,
         run_config=run_config or {},
@@ -58,12 +60,13 @@ def test_a_three_day_run_of_raw_files_gives_each_day_its_own_counts(
     workers = {"config": {"workers": 1}}
     with dg.instance_for_test() as instance:
         result = _range_run(
-            [raw_files],
+            [ingest],
             lineage_resources(synthetic_archive, tmp_path),
             instance,
             first,
             last,
-            {"ops": {"raw_files": workers}},
+            {"ops": {"ingest": workers}},
+            selection=["raw_files"],
         )
         by_day = _latest_by_day(instance, "raw_files")
         checks = {e.partition: e for e in result.get_asset_check_evaluations()}
@@ -93,12 +96,13 @@ def test_a_range_run_of_the_detection_stages_reports_each_days_own_windows(linea
     lineage.warehouse().replace_rows("coverage", coverage, where="day = ?", params=[first])
     try:
         result = _range_run(
-            [spectrograms, anomaly_scores, detections, review_clips],
+            [ingest, anomaly_scores, detections, review_clips],
             lineage.resources,
             lineage.instance,
             first,
             last,
-            {"ops": {"spectrograms": {"config": {"workers": 1}}}},
+            {"ops": {"ingest": {"config": {"workers": 1}}}},
+            selection=["spectrograms", "anomaly_scores", "detections", "review_clips"],
         )
     finally:
         lineage.warehouse().replace_rows(
@@ -168,8 +172,8 @@ def test_day_checks_are_partitioned_by_the_day():
     from aco_assets.defs.partitions import daily_partitions
 
     for assets_def, name in (
-        (raw_files, "files_are_decodable"),
-        (spectrograms, "features_are_finite"),
+        (ingest, "files_are_decodable"),
+        (ingest, "features_are_finite"),
         (anomaly_scores, "anomaly_rate_in_band"),
     ):
         (spec,) = [s for s in assets_def.check_specs if s.name == name]

@@ -93,3 +93,22 @@ def test_figures_render_on_the_agg_canvas_without_pyplot():
     fig = bar_counts(["a", "b"], [1, 2], title="counts")
     assert isinstance(fig.canvas, FigureCanvasAgg)
     assert png_bytes(fig).startswith(b"\x89PNG")
+
+
+def test_a_day_spectrogram_leaves_a_gap_blank_and_draws_every_column():
+    from aco_assets.reporting.figures import _log_edges, _time_cells, day_spectrogram
+
+    t = np.r_[np.arange(10), np.arange(20, 25)] / 100.0  # columns 0.01 d apart, a gap of 10
+    levels = np.arange(3 * t.size, dtype=float).reshape(3, t.size)
+    edges, columns = _time_cells(t, levels)
+    assert np.all(np.diff(edges) > 0) and edges.size == columns.shape[1] + 1
+    blank = np.isnan(columns).all(axis=0)
+    assert blank.sum() == 1  # one empty cell over the gap
+    gap = int(np.flatnonzero(blank)[0])
+    assert edges[gap] == pytest.approx(0.10) and edges[gap + 1] == pytest.approx(0.20)
+    np.testing.assert_array_equal(columns[:, ~blank], levels)  # every column, in order
+    bands = np.array([10.0, 20.0, 40.0])
+    assert np.allclose(_log_edges(bands)[1:-1], [np.sqrt(200), np.sqrt(800)])
+    starts = np.datetime64("2017-03-01", "us") + (t * 86400e6).astype("timedelta64[us]")
+    png = png_bytes(day_spectrogram(starts, levels.T, bands, scores=t, threshold=0.1))
+    assert png.startswith(b"\x89PNG")

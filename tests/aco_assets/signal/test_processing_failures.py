@@ -14,6 +14,7 @@ from aco_assets.hydrophone import Archive, archive_path_for, write_file
 from aco_assets.signal.features import FrontEndConfig
 from aco_assets.signal.processing import (
     file_windows,
+    ingest_file,
     inventory_file,
     map_files,
     misfiled_row,
@@ -129,3 +130,30 @@ def test_map_files_reports_the_last_item_to_a_caller_that_takes_exactly_n_result
     )
     assert [next(results)[0] for _ in range(3)] == [1, 4, 9]
     assert done[-1] == (3, 3)
+
+
+def _same_windows(a, b) -> None:
+    assert (a.file, a.error, a.issues, a.rows) == (b.file, b.error, b.issues, b.rows)
+    np.testing.assert_array_equal(a.features, b.features)
+
+
+def test_one_read_gives_the_inventory_row_and_the_windows_of_every_file(synthetic_archive):
+    """``ingest_file`` (the day's one pass) equals ``inventory_file`` and ``file_windows`` on
+    every file of the test archive, its truncated and bad-width files included."""
+    config = FrontEndConfig()
+    paths = sorted(synthetic_archive.rglob("*.HYD24BBpk"))
+    rows = [inventory_file(p, synthetic_archive) for p in paths]
+    assert {r["status"] for r in rows} >= {"ok", "faulty"}  # the faults are there to compare
+    for path, row in zip(paths, rows, strict=True):
+        one_row, one_windows = ingest_file(path, synthetic_archive, config)
+        assert one_row == row
+        _same_windows(one_windows, file_windows(path, synthetic_archive, config))
+
+
+@pytest.mark.parametrize(("kind", "fault", "words"), UNREADABLE)
+def test_one_read_of_an_unreadable_file_says_what_the_two_stages_say(tmp_path, kind, fault, words):
+    path = _unreadable(tmp_path, kind)
+    row, windows = ingest_file(path, tmp_path, FrontEndConfig())
+    assert row == inventory_file(path, tmp_path) and row["status"] == "unreadable"
+    _same_windows(windows, file_windows(path, tmp_path, FrontEndConfig()))
+    assert windows.error and str(tmp_path) not in windows.error

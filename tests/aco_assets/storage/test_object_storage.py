@@ -190,18 +190,16 @@ def test_a_feature_array_on_s3_round_trips_through_the_local_cache(s3, tmp_path)
 
 
 def _materialize_day(storage) -> None:
-    from aco_assets.defs.ingest.raw_files import raw_files
-    from aco_assets.defs.ingest.spectrograms import spectrograms
+    from aco_assets.defs.ingest.day_ingest import ingest
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    workers = {"config": {"workers": 1}}
     with dg.instance_for_test() as instance:
         dg.materialize(
-            [raw_files, spectrograms],
+            [ingest],
             partition_key=DAY.isoformat(),
             resources={"storage": storage},
             instance=instance,
-            run_config={"ops": {"raw_files": workers, "spectrograms": workers}},
+            run_config={"ops": {"ingest": {"config": {"workers": 1}}}},
         )
 
 
