@@ -334,7 +334,8 @@ def _run_stages(
         result.run_ids.append(launcher.run("retrain_job", train_config))
         result.trained = True
     if "detect" in stages:
-        result.run_ids += launcher.run_many("detect_job", None, spans, at_once=at_once)
+        detect_config = {"ops": {"review_clips": {"config": {"workers": workers}}}}
+        result.run_ids += launcher.run_many("detect_job", detect_config, spans, at_once=at_once)
     if "evaluation" in stages:
         result.run_ids.append(launcher.run("evaluation_job"))
 

@@ -94,23 +94,39 @@ def render_day(
     *,
     context_s: float,
     max_duration_s: float,
+    workers: int = 1,
 ) -> tuple[RenderedClip, ...]:
-    """Render every detection of ``dets`` (rank order) into ``directory``."""
-    out = []
-    for det in dets:
-        start, length = clip_span(det, context_s=context_s, max_duration_s=max_duration_s)
-        clip = archive.load(start, length, on_fault="warn")
-        name = review_clip_name(det["rank_in_day"], det["start_utc"])
-        render = render_review(
-            clip,
-            {**det, "rank": det["rank_in_day"]},
-            wav_path=directory / name,
-            png_path=directory / Path(name).with_suffix(".png"),
-            context_s=context_s,
-            max_duration_s=max_duration_s,
-        )
-        out.append(RenderedClip(det, render))
-    return tuple(out)
+    """Render every detection of ``dets`` (rank order) into ``directory``, on ``workers``
+    processes (:func:`aco_assets.signal.processing.map_files`; results in ``dets`` order)."""
+    from aco_assets.signal.processing import map_files
+
+    rendered = map_files(
+        render_detection, list(dets), archive, directory, context_s, max_duration_s,
+        workers=workers,
+    )  # fmt: skip
+    return tuple(rendered)
+
+
+def render_detection(
+    det: Mapping[str, Any],
+    archive: ClipSource,
+    directory: Path,
+    context_s: float,
+    max_duration_s: float,
+) -> RenderedClip:
+    """Load one detection's audio (with context) from ``archive`` and render its clip."""
+    start, length = clip_span(det, context_s=context_s, max_duration_s=max_duration_s)
+    clip = archive.load(start, length, on_fault="warn")
+    name = review_clip_name(det["rank_in_day"], det["start_utc"])
+    render = render_review(
+        clip,
+        {**det, "rank": det["rank_in_day"]},
+        wav_path=directory / name,
+        png_path=directory / Path(name).with_suffix(".png"),
+        context_s=context_s,
+        max_duration_s=max_duration_s,
+    )
+    return RenderedClip(det, render)
 
 
 def review_clip_rows(

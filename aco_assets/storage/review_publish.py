@@ -111,10 +111,12 @@ def publish_review_day(
     context_s: float,
     max_duration_s: float,
     front_end: Callable[[int], Mapping[str, Any]],
+    workers: int = 1,
 ) -> PublishedDay:
     """Render the ``top_k`` detections of ``day`` and publish them (see the module docstring).
 
-    ``front_end(model_version)`` gives the Raven columns of a model's front end
+    The clips are rendered on ``workers`` processes. ``front_end(model_version)`` gives the
+    Raven columns of a model's front end
     (:func:`aco_assets.review.review_day.front_end_params`); the newest version of the day's
     detections names them.
     """
@@ -127,8 +129,9 @@ def publish_review_day(
     leftovers = remove_leftovers(review_dir, day, keep={old} if old else set())
     directory = new_version_dir(review_dir, day)
     rendered = render_day(
-        archive, dets, directory, context_s=context_s, max_duration_s=max_duration_s
-    )
+        archive, dets, directory, context_s=context_s, max_duration_s=max_duration_s,
+        workers=workers,
+    )  # fmt: skip
     versions = sorted({int(d["model_version"]) for d in dets})
     raven = directory / table_name(day)
     raven_selection_table(

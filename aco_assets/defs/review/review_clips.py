@@ -37,6 +37,7 @@ class ReviewClipsConfig(dg.Config):
     context_s: float = 2.0  # audio kept before and after each detection, s
     max_duration_s: float = 120.0  # longest clip; longer detections are cut around their peak
     thumbnails: int = 5  # clips shown as pictures in the materialization metadata
+    workers: int = 2  # processes rendering clips in parallel
 
 
 @dg.asset(
@@ -67,7 +68,7 @@ def review_clips(
     for day in partition_days(context):
         published = publish_review_day(
             layout, warehouse, archive, day, top_k=config.top_k, context_s=config.context_s,
-            max_duration_s=config.max_duration_s, front_end=front_end,
+            max_duration_s=config.max_duration_s, front_end=front_end, workers=config.workers,
         )  # fmt: skip
         if published.kept_table is not None:
             context.log.warning(

@@ -106,3 +106,28 @@ def test_pending_verdicts_match_by_detection_start_verdict_and_class(v, pending)
         }
     ]
     assert pending_verdicts([v], reviews) == ([v] if pending else [])
+
+
+def test_render_day_on_two_workers_writes_the_clips_one_worker_writes(synthetic_archive, tmp_path):
+    from aco_assets.hydrophone import Archive
+
+    archive = Archive(synthetic_archive)
+    first = archive.files()[0]
+    t0 = first.nominal_start_utc
+    dets = [
+        {**det(rank, 0, 1), "start_utc": t0 + dt.timedelta(seconds=s),
+         "end_utc": t0 + dt.timedelta(seconds=s + 2), "peak_utc": t0 + dt.timedelta(seconds=s)}
+        for rank, s in ((1, 40.0), (2, 10.0), (3, 100.0))
+    ]  # fmt: skip
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+    one = render_day(archive, dets, tmp_path / "one", context_s=1.0, max_duration_s=120.0)
+    two = render_day(
+        Archive(synthetic_archive), dets, tmp_path / "two", context_s=1.0, max_duration_s=120.0,
+        workers=2,
+    )  # fmt: skip
+    assert [c.detection["rank_in_day"] for c in two] == [1, 2, 3]  # rank order, as given
+    for a, b in zip(one, two, strict=True):
+        assert a.render.wav_path.read_bytes() == b.render.wav_path.read_bytes()
+        assert a.render.png_path.name == b.render.png_path.name
+        assert a.render.thumbnail_b64 == b.render.thumbnail_b64
