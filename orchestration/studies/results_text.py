@@ -226,6 +226,11 @@ def benchmarks_text(bench: dict[str, Any]) -> str:
             f"{pl.get('machine', {}).get('cores', '?')} cores (measured "
             f"{pl.get('machine', {}).get('measured_at', '?')[:10]}{_load(pl.get('machine', {}))})"
         )
+        if pl.get("aco_pipeline"):  # the day as a user runs it: a new process, its runs
+            parts.append(
+                f"as a user runs it (`aco pipeline`, start-up and review clips included) "
+                f"{pl['aco_pipeline']['wall_s']:.0f} s, against a target of {pl['target_s']:.0f} s"
+            )
     else:
         parts.append("the full-day pipeline is measured by `make bench-pipeline`")
     text = "; ".join(parts)

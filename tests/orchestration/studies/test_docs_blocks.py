@@ -167,6 +167,13 @@ def test_digits_benchmarks_and_synth_sentences():
     assert "`make bench-pipeline`" in results_text.benchmarks_text(fake_benchmarks(pipeline=False))
     text = results_text.benchmarks_text(fake_benchmarks(pipeline=True))
     assert "288-file day goes through raw_files, spectrograms, anomaly_scores in 39 s" in text
+    assert "as a user runs it" not in text  # figures from before the aco pipeline run
+    bench = fake_benchmarks(pipeline=True)
+    bench["pipeline"] |= {"aco_pipeline": {"wall_s": 34.9}, "target_s": 20.0}
+    assert (
+        "as a user runs it (`aco pipeline`, start-up and review clips included) 35 s, "
+        "against a target of 20 s" in results_text.benchmarks_text(bench)
+    )
     bench = fake_benchmarks(pipeline=False)
     assert "7.6 % of 5 s windows" in results_text.synth_coverage_text(bench)
     assert "2016-02 8-12 %" in results_text.synth_coverage_text(bench)
