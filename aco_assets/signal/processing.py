@@ -348,6 +348,8 @@ def map_files(
             advise.passed(i + 1)
             if on_done:
                 on_done(i + 1, n)
+            if i == n - 1:  # the workers end before the last result goes out: a caller that
+                pool.shutdown(wait=True)  # takes exactly n results leaves no process behind
             yield result
 
 

@@ -8,6 +8,7 @@ import os
 from datetime import datetime
 
 import numpy as np
+import psutil
 import pytest
 
 from aco_assets.hydrophone import Archive, archive_path_for, write_file
@@ -128,8 +129,18 @@ def test_map_files_reports_the_last_item_to_a_caller_that_takes_exactly_n_result
     results = map_files(
         _square_in_worker, [1, 2, 3], workers=workers, on_done=lambda *d: done.append(d)
     )
-    assert [next(results)[0] for _ in range(3)] == [1, 4, 9]
+    taken = [next(results) for _ in range(3)]
+    assert [r[0] for r in taken] == [1, 4, 9]
     assert done[-1] == (3, 3)
+    # and its workers are gone by then: a process exiting with them alive waits on them forever
+    workers_left = []
+    for pid in {pid for _, pid, _ in taken} - {os.getpid()}:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                workers_left.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert workers_left == []
 
 
 def _same_windows(a, b) -> None:
