@@ -15,9 +15,13 @@ import datetime as dt
 import json
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -339,7 +343,10 @@ def map_files(
             yield result
         return
     with ProcessPoolExecutor(
-        max_workers=min(workers, n), mp_context=worker_context(), initializer=_one_thread_per_worker
+        max_workers=min(workers, n),
+        mp_context=worker_context(),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     ) as pool:
         advise.passed(0)
         futures = [pool.submit(fn, item, *args) for item in items]
@@ -387,8 +394,32 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _one_thread_per_worker() -> None:
-    """Pool initializer: one thread for BLAS / OpenMP in this worker process."""
+def _start_worker(owner: int) -> None:
+    """Pool initializer: one thread for BLAS / OpenMP in this worker process (the workers are
+    the parallelism), and a watch on ``owner``, the process whose pool this is: a worker forked
+    from the fork server is not the owner's child, so when the owner is killed (SIGKILL, out of
+    memory) nothing else would end it, and it would wait for work forever."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # called, not entered: the limit holds for the worker's lifetime
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True, name="owner-watch").start()
+
+
+def _exit_with(owner: int, every_s: float = 1.0) -> None:
+    while _alive(owner):
+        time.sleep(every_s)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # Linux: the state field of /proc/<pid>/stat, after the command name in parentheses
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

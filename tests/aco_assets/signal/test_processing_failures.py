@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
+import time
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -22,6 +26,7 @@ from aco_assets.signal.processing import (
     misfiled_windows,
 )
 
+ROOT = Path(__file__).resolve().parents[3]
 START = datetime(2016, 2, 15, 5, 0)
 DAY_FOLDER = "2016/02/15"
 
@@ -168,3 +173,41 @@ def test_one_read_of_an_unreadable_file_says_what_the_two_stages_say(tmp_path, k
     assert row == inventory_file(path, tmp_path) and row["status"] == "unreadable"
     _same_windows(windows, file_windows(path, tmp_path, FrontEndConfig()))
     assert windows.error and str(tmp_path) not in windows.error
+
+
+KILLED_OWNER = """
+import os, sys, time
+from aco_assets.signal.processing import map_files
+
+def slow(x):
+    time.sleep(0.2)
+    return os.getpid()
+
+if __name__ == "__main__":
+    for pid in map_files(slow, list(range(200)), workers=2):
+        print(pid, flush=True)
+"""
+
+
+def test_the_workers_end_when_the_process_that_owns_the_pool_is_killed(tmp_path):
+    # SIGKILL leaves no shutdown to run: the workers watch their owner and go with it
+    script = tmp_path / "owner.py"
+    script.write_text(KILLED_OWNER)
+    owner = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    workers = {int(owner.stdout.readline()) for _ in range(6)}
+    assert owner.pid not in workers and 1 <= len(workers) <= 2
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
