@@ -97,8 +97,8 @@ def render_day(
     workers: int = 1,
 ) -> tuple[RenderedClip, ...]:
     """Render every detection of ``dets`` (rank order) into ``directory``, on ``workers``
-    processes (:func:`aco_assets.signal.processing.map_files`; results in ``dets`` order)."""
-    from aco_assets.signal.processing import map_files
+    processes (:func:`aco_assets.signal.pool.map_files`; results in ``dets`` order)."""
+    from aco_assets.signal.pool import map_files
 
     rendered = map_files(
         render_detection, list(dets), archive, directory, context_s, max_duration_s,

@@ -14,15 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import multiprocessing
-import os
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +37,6 @@ from aco_assets.signal.quality import find_quality_issues
 from aco_assets.storage.paths import AnyPath, relative_posix
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -308,118 +299,3 @@ def misfiled_entry_windows(rel: str, reason: str, feature_shape: tuple[int, ...]
     }
     empty = np.zeros((0, *feature_shape), dtype=np.float32)
     return FileWindows(file=rel, features=empty, issues=[issue])
-
-
-def map_files(
-    fn: Callable[..., R],
-    items: Sequence[T],
-    *args: Any,
-    workers: int = 1,
-    on_done: Callable[[int, int], None] | None = None,
-    prefetch: Callable[[T], None] | None = None,
-    ahead: int = 8,
-) -> Iterator[R]:
-    """``fn(item, *args)`` for every item, in order, on ``workers`` processes.
-
-    The processes are forked from a fork server (:func:`worker_context`), not from the caller
-    (which may hold threads, e.g. torch's), once per call: a whole day or backfill range pays
-    the start-up once, and a process costs a fork, not an interpreter start and the imports of
-    the numerical stack. Each worker runs its numerical libraries (BLAS, OpenMP) on one thread:
-    the workers are the parallelism, and ``workers`` processes of several threads each
-    oversubscribe the cores (`make bench-pipeline` shows the spectrograms stage).
-    ``on_done(i, n)`` reports progress. ``prefetch(item)``, called in this process ``ahead``
-    items before the item's turn (e.g.
-    :func:`aco_assets.storage.paths.advise_will_need` of its file), lets the disk
-    read the next files while the workers compute.
-    """
-    n = len(items)
-    advise = _Prefetcher(items, prefetch, ahead)
-    if workers <= 1 or n <= 1:
-        for i, item in enumerate(items):
-            advise.passed(i)
-            result = fn(item, *args)
-            if on_done:  # before the yield: a caller that takes exactly n results sees n/n
-                on_done(i + 1, n)
-            yield result
-        return
-    with ProcessPoolExecutor(
-        max_workers=min(workers, n),
-        mp_context=worker_context(),
-        initializer=_start_worker,
-        initargs=(os.getpid(),),
-    ) as pool:
-        advise.passed(0)
-        futures = [pool.submit(fn, item, *args) for item in items]
-        for i, future in enumerate(futures):
-            result = future.result()
-            advise.passed(i + 1)
-            if on_done:
-                on_done(i + 1, n)
-            if i == n - 1:  # the workers end before the last result goes out: a caller that
-                pool.shutdown(wait=True)  # takes exactly n results leaves no process behind
-            yield result
-
-
-class _Prefetcher:
-    """Calls ``prefetch`` on each item once, up to ``ahead`` items past the last one done."""
-
-    def __init__(self, items: Sequence, prefetch: Callable | None, ahead: int) -> None:
-        self.items, self.prefetch, self.ahead, self.next = items, prefetch, ahead, 0
-
-    def passed(self, done: int) -> None:
-        if self.prefetch is None:
-            return
-        while self.next < min(len(self.items), done + self.ahead):
-            self.prefetch(self.items[self.next])
-            self.next += 1
-
-
-#: Imported once by the fork server, so that every worker forked from it starts with them.
-WORKER_PRELOAD = ("__main__", "aco_assets.signal.processing")
-
-
-def worker_context() -> multiprocessing.context.BaseContext:
-    """The start method of the workers: a fork server where the platform has one, else spawn.
-
-    The fork server is a single-threaded process started once per calling process, on the
-    first pool; it imports :data:`WORKER_PRELOAD` (the caller's main module, as spawn would in
-    every worker, and this module with NumPy, SciPy and the codec), and each worker is a fork
-    of it: safe whatever threads the caller holds, and a worker starts in milliseconds where a
-    spawned one pays about a second of imports.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_PRELOAD))  # no effect once the server runs
-    return context
-
-
-def _start_worker(owner: int) -> None:
-    """Pool initializer: one thread for BLAS / OpenMP in this worker process (the workers are
-    the parallelism), and a watch on ``owner``, the process whose pool this is: a worker forked
-    from the fork server is not the owner's child, so when the owner is killed (SIGKILL, out of
-    memory) nothing else would end it, and it would wait for work forever."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)  # called, not entered: the limit holds for the worker's lifetime
-    threading.Thread(target=_exit_with, args=(owner,), daemon=True, name="owner-watch").start()
-
-
-def _exit_with(owner: int, every_s: float = 1.0) -> None:
-    while _alive(owner):
-        time.sleep(every_s)
-    os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # Linux: the state field of /proc/<pid>/stat, after the command name in parentheses
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

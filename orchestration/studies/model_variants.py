@@ -139,7 +139,8 @@ def refeatured(data: SeedData, normalise: str) -> SeedData:
     (the same windows: a day's files in the order the ``spectrograms`` asset reads them)."""
     from aco_assets.hydrophone import Archive
     from aco_assets.signal.features import FrontEndConfig
-    from aco_assets.signal.processing import file_windows, map_files
+    from aco_assets.signal.pool import map_files
+    from aco_assets.signal.processing import file_windows
 
     archive = Archive(Path(data.extra["folder"]) / "archive")
     config = FrontEndConfig(window_s=WINDOW_S, normalise=normalise)

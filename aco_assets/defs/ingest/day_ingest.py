@@ -24,7 +24,8 @@ from aco_assets.defs.partitions import (
 )
 from aco_assets.defs.resources import StorageResource
 from aco_assets.signal.features import FrontEnd, FrontEndConfig
-from aco_assets.signal.processing import ingest_entry, map_files, misfiled_windows
+from aco_assets.signal.pool import map_files
+from aco_assets.signal.processing import ingest_entry, misfiled_windows
 from aco_assets.storage.paths import advise_will_need, relative_posix
 
 _FRONT_END = FrontEndConfig()  # the one set of front-end defaults

@@ -29,10 +29,10 @@ from aco_assets.reporting.figures import (
 )
 from aco_assets.reporting.thinning import thin_for_picture
 from aco_assets.signal.features import FrontEnd
+from aco_assets.signal.pool import map_files
 from aco_assets.signal.processing import (
     FileWindows,
     file_windows,
-    map_files,
     misfiled_entry_windows,
 )
 from aco_assets.storage.feature_store import save_day_features

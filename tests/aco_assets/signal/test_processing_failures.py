@@ -17,11 +17,11 @@ import pytest
 
 from aco_assets.hydrophone import Archive, archive_path_for, write_file
 from aco_assets.signal.features import FrontEndConfig
+from aco_assets.signal.pool import map_files
 from aco_assets.signal.processing import (
     file_windows,
     ingest_file,
     inventory_file,
-    map_files,
     misfiled_row,
     misfiled_windows,
 )
@@ -177,7 +177,7 @@ def test_one_read_of_an_unreadable_file_says_what_the_two_stages_say(tmp_path, k
 
 KILLED_OWNER = """
 import os, sys, time
-from aco_assets.signal.processing import map_files
+from aco_assets.signal.pool import map_files
 
 def slow(x):
     time.sleep(0.2)
