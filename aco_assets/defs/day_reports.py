@@ -71,9 +71,8 @@ def day_results(
     """What the asset body yields last: the materializations (one per day of each selected
     asset, each with the metadata given to :func:`report_day`), then one evaluation per day of
     each selected check, on the asset its spec names."""
-    keys = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
-    for key in keys:
-        many = len(context.assets_def.keys) > 1
+    many = len(context.assets_def.keys) > 1
+    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
         yield dg.MaterializeResult(asset_key=key if many else None, data_version=data_version)
     selected = {k.name for k in context.selected_asset_check_keys}
     specs = context.assets_def.check_specs_by_output_name.items()

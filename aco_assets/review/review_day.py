@@ -27,6 +27,7 @@ from aco_assets.review.render import (
     review_clip_name,
     review_span,
 )
+from aco_assets.signal.pool import map_files
 
 __all__ = [
     "MATCH_TOLERANCE_S",
@@ -98,8 +99,6 @@ def render_day(
 ) -> tuple[RenderedClip, ...]:
     """Render every detection of ``dets`` (rank order) into ``directory``, on ``workers``
     processes (:func:`aco_assets.signal.pool.map_files`; results in ``dets`` order)."""
-    from aco_assets.signal.pool import map_files
-
     rendered = map_files(
         render_detection, list(dets), archive, directory, context_s, max_duration_s,
         workers=workers,

@@ -92,7 +92,7 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
     The fork server is a single-threaded process started once per calling process, on the
     first pool; it imports :data:`WORKER_PRELOAD` (the caller's main module, as spawn would in
-    every worker, and this module with NumPy, SciPy and the codec), and each worker is a fork
+    every worker, and :mod:`aco_assets.signal.processing` with NumPy, SciPy and the codec), and each worker is a fork
     of it: safe whatever threads the caller holds, and a worker starts in milliseconds where a
     spawned one pays about a second of imports.
     """

@@ -98,7 +98,7 @@ def inventory_file(path: AnyPath, root: AnyPath) -> dict[str, Any]:
         table = scan_buffer(data, len(data), source=rel, on_fault="warn")
     except (AcoFormatError, OSError) as e:
         return _unreadable_row(e, rel)
-    return _inventory_row(rel, table, table.faults)
+    return _inventory_row(rel, table)
 
 
 def _unreadable_row(e: AcoFormatError | OSError, rel: str) -> dict[str, Any]:
@@ -124,8 +124,9 @@ def _unreadable_row(e: AcoFormatError | OSError, rel: str) -> dict[str, Any]:
     }
 
 
-def _inventory_row(rel: str, table: RecordTable, faults: Sequence[Fault]) -> dict[str, Any]:
-    """The ``raw_files`` row of a walked file (``faults``: the table's, naming it ``rel``)."""
+def _inventory_row(rel: str, table: RecordTable) -> dict[str, Any]:
+    """The ``raw_files`` row of a file walked as ``rel`` (its faults name it so)."""
+    faults = table.faults
     n_samples = table.n_records * SAMPLES_PER_RECORD
     n_missing = int(np.sum(SAMPLES_PER_RECORD - table.n_decodable))
     start = ns_to_datetime(int(table.record_start_ns[0])) if table.n_records else None
@@ -203,7 +204,7 @@ def ingest_file(
     except (AcoFormatError, OSError) as e:
         return _unreadable_row(e, rel), _unreadable_windows(e, path, rel, front_end)
     raw = decode_scanned(buf, size, table, path=path, source=rel)
-    return _inventory_row(rel, table, table.faults), _windows(raw, path, rel, front_end)
+    return _inventory_row(rel, table), _windows(raw, path, rel, front_end)
 
 
 def ingest_entry(

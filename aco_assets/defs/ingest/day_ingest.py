@@ -62,8 +62,8 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, storage: Sto
     windows_of = None
     if "raw_files" in selected:
         windows = "spectrograms" in selected
-        listing = raw_files.list_days(context, storage.archive(), days)
-        root = storage.archive().root
+        archive = storage.archive()
+        listing, root = raw_files.list_days(context, archive, days), archive.root
         entries = [
             (path, windows and is_file) for day in days for path, is_file in _paths(listing[day])
         ]
