@@ -19,6 +19,7 @@ AnomalySource = Literal["decoded", "real", "mix"]
 Architecture = Literal["conv", "linear"]
 Normalise = Literal["feature", "row", "global", "none"]
 StepPool = Literal["mean", "max"]
+ErrorPart = Literal["both", "excess"]
 
 
 def _check(cond: bool, message: str) -> None:
@@ -69,6 +70,21 @@ class DetectorConfig:
         How a step pools its columns: ``"mean"`` over the step's frames, or ``"max"``, the
         frame of largest group error (a 30 ms ping then counts in full, not diluted by the
         step's other frames).
+    error_part
+        Which cells of the error maps the step errors count: ``"both"``, every cell's squared
+        error; ``"excess"``, only where the input lies above the head's reconstruction (energy
+        the head did not predict, as an added sound brings), the shortfall counting 0. A sound
+        that masks or lacks nothing then no longer scores where the head over-predicts (e.g.
+        a quieter stretch of the background). The row scales stay the median squared error of
+        both signs; the whole-input mean error of the NP loss (``TrainConfig.phase2_error``
+        ``"mean"``) is unchanged.
+    discriminator_floor
+        ``None``, or a quantile q: the discriminator head's reconstruction is held at or above
+        each row's q quantile of the standardised general data (a per-band floor). The NP phase
+        raises the head's error on anomalies; unbounded, the head does so by decoding any
+        unlikely latent to an extreme value in a few fixed cells, wherever the event lies. With
+        the floor, the largest error a cell can take is that of the input's own level above the
+        floor, so the error lands where the input holds energy, i.e. on the event.
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init
@@ -88,6 +104,8 @@ class DetectorConfig:
     n_steps: int = 1
     band_groups: int = 1
     step_pool: StepPool = "mean"
+    error_part: ErrorPart = "both"
+    discriminator_floor: float | None = None
     reg_covar: float = 1e-4
     gmm_max_iter: int = 300
     gmm_tol: float = 1e-4
@@ -113,6 +131,9 @@ class DetectorConfig:
             f"n_steps must be in [1, W={self.input_shape[2]}], got {self.n_steps}",
         )
         _check(self.step_pool in ("mean", "max"), f"step_pool={self.step_pool!r}")
+        _check(self.error_part in ("both", "excess"), f"error_part={self.error_part!r}")
+        _check(self.discriminator_floor is None or 0.0 <= self.discriminator_floor < 1.0,
+               f"discriminator_floor must be None or in [0, 1), got {self.discriminator_floor}")  # fmt: skip
         rows = self.input_shape[0] * self.input_shape[1]
         _check(
             1 <= self.band_groups <= rows,

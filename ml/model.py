@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ml.config import DetectorConfig
+from ml.config import DetectorConfig, ErrorPart
 from ml.errors import InputShapeError
 from ml.networks import build_decoder, build_encoder
 
-__all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase", "check_input", "encode_mu"]
+__all__ = ["Bottleneck", "NPDetector", "HeadName", "Phase", "check_input", "encode_mu",
+           "residual_squares"]  # fmt: skip
 
 HeadName = Literal["generator", "discriminator"]
 HEAD_NAMES: tuple[HeadName, ...] = ("generator", "discriminator")
@@ -60,6 +61,8 @@ class NPDetector(nn.Module):
         )
         self.register_buffer("input_mean", torch.zeros(config.input_shape))
         self.register_buffer("input_std", torch.ones(config.input_shape))
+        if config.discriminator_floor is not None:  # per row, standardised units
+            self.register_buffer("output_floor", torch.full((*config.input_shape[:2], 1), -1e9))
         c, h, w = config.input_shape
         # per-row (C * H) median squared error of each head on typical training data
         for head in HEAD_NAMES:
@@ -82,6 +85,7 @@ class NPDetector(nn.Module):
         check_input(xs, self.config.input_shape)
         axes = {"feature": (0,), "row": (0, 3), "global": (0, 1, 2, 3)}.get(mode)
         if axes is None:  # "none"
+            self._set_floor(xs)
             return
         x64 = xs.double()
         mean = x64.mean(dim=axes, keepdim=True)[0]  # broadcastable to (C, H, W)
@@ -90,6 +94,16 @@ class NPDetector(nn.Module):
         std = std.clamp_min(max(floor, 1e-12))
         self.input_mean.copy_(mean.float().expand(self.config.input_shape))
         self.input_std.copy_(std.float().expand(self.config.input_shape))
+        self._set_floor(xs)
+
+    @torch.no_grad()
+    def _set_floor(self, x: torch.Tensor) -> None:
+        """The discriminator's per-row floor from raw general data ``x`` (N, C, H, W)."""
+        if self.config.discriminator_floor is None:
+            return
+        rows = self.standardise(x).permute(1, 2, 0, 3).flatten(2).numpy()  # (C, H, N*W)
+        floor = np.quantile(rows, self.config.discriminator_floor, axis=2)  # (C, H)
+        self.output_floor.copy_(torch.from_numpy(floor).float()[..., None])
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.input_mean) / self.input_std  # (B, C, H, W)
@@ -100,8 +114,12 @@ class NPDetector(nn.Module):
         return self.bottleneck(self.encoder(self.standardise(x)))
 
     def decode(self, z: torch.Tensor, head: HeadName) -> torch.Tensor:
-        """Latent z (B, D) -> reconstruction (B, C, H, W) by the named head, through eta."""
-        return self.heads[head](self.bottleneck.eta(z))
+        """Latent z (B, D) -> reconstruction (B, C, H, W) by the named head, through eta (the
+        discriminator's held at its floor, ``DetectorConfig.discriminator_floor``)."""
+        x_hat = self.heads[head](self.bottleneck.eta(z))
+        if head == "discriminator" and self.config.discriminator_floor is not None:
+            x_hat = torch.maximum(x_hat, self.output_floor)
+        return x_hat
 
     def forward(
         self, x: torch.Tensor, head: HeadName = "generator", *, sample: bool = False
@@ -119,15 +137,21 @@ class NPDetector(nn.Module):
         x_hat, _, _ = self.forward(x, head, sample=False)
         return (x_hat - self.standardise(x)).pow(2).flatten(1).mean(dim=1)  # (B,)
 
-    def error_map(self, x: torch.Tensor, head: HeadName) -> torch.Tensor:
-        """Squared error of ``head`` decoding mu, (B, C*H, W), standardised units^2."""
+    def error_map(
+        self, x: torch.Tensor, head: HeadName, part: ErrorPart | None = None
+    ) -> torch.Tensor:
+        """Squared error of ``head`` decoding mu, (B, C*H, W), standardised units^2.
+
+        ``part`` (default: the config's ``error_part``): ``"both"`` every cell, ``"excess"``
+        only the cells where the input lies above the reconstruction (the others are 0).
+        """
         x_hat, _, _ = self.forward(x, head, sample=False)
-        return (x_hat - self.standardise(x)).pow(2).flatten(1, 2)
+        return residual_squares(self.standardise(x) - x_hat, part or self.config.error_part)
 
     def step_errors(self, x: torch.Tensor, head: HeadName) -> torch.Tensor:
         """Localised error per scoring step (B, K): the largest over band groups of the mean
         of the group's squared errors in the step, rows scaled by their typical median when there
-        is more than one group (``DetectorConfig.n_steps``, ``band_groups``)."""
+        is more than one group (``DetectorConfig.n_steps``, ``band_groups``, ``error_part``)."""
         return self.pool_steps(self.error_map(x, head), head)
 
     def pool_steps(self, e: torch.Tensor, head: HeadName) -> torch.Tensor:
@@ -146,7 +170,7 @@ class NPDetector(nn.Module):
         self.eval()
         for head in HEAD_NAMES:
             maps = [
-                self.error_map(torch.from_numpy(typical[i : i + batch_size]), head)
+                self.error_map(torch.from_numpy(typical[i : i + batch_size]), head, "both")
                 .median(dim=2)
                 .values  # (B, C*H) per-input median over frames
                 for i in range(0, typical.shape[0], batch_size)
@@ -168,6 +192,13 @@ class NPDetector(nn.Module):
             + (("bottleneck.logvar.",) if with_logvar else ()),
         }[phase]
         return [p for n, p in self.named_parameters() if n.startswith(prefixes)]
+
+
+def residual_squares(residual: torch.Tensor, part: ErrorPart) -> torch.Tensor:
+    """Squared ``residual`` (input minus reconstruction, any shape) flattened to (B, C*H, W);
+    with ``part="excess"`` the negative residuals (the head over-predicts) count 0."""
+    r = residual.clamp_min(0.0) if part == "excess" else residual
+    return r.pow(2).flatten(1, 2)
 
 
 def check_input(x: torch.Tensor | np.ndarray, input_shape: tuple[int, int, int]) -> None:

@@ -24,7 +24,7 @@ from ml.config import DetectorConfig, TrainConfig
 from ml.errors import InputShapeError
 from ml.gmm import GaussianMixture
 from ml.losses import kl_divergence, np_loss, np_threshold, vae_loss
-from ml.model import NPDetector, check_input, encode_mu
+from ml.model import NPDetector, check_input, encode_mu, residual_squares
 from ml.sampler import rejection_sample, unlikely_indices
 from ml.scoring import FittedDetector
 
@@ -281,9 +281,11 @@ def _phase2(
 
 def _np_errors(model: NPDetector, x_hat: torch.Tensor, x: torch.Tensor, train: TrainConfig):
     """What the NP loss separates, per input (B,): the mean or the localised error."""
-    sq = (x_hat - model.standardise(x)).pow(2)  # (B, C, H, W)
+    # both signs, whatever the scores read (DetectorConfig.error_part): a loss on the excess
+    # alone is degenerate, a head that over-predicts every typical cell makes it 0
+    sq = residual_squares(model.standardise(x) - x_hat, "both")  # (B, C*H, W)
     if train.phase2_error == "localised":
-        return model.pool_steps(sq.flatten(1, 2), "discriminator").amax(dim=1)
+        return model.pool_steps(sq, "discriminator").amax(dim=1)
     return sq.flatten(1).mean(1)
 
 

@@ -11,7 +11,9 @@ Pure numpy/scipy building blocks of the ``detector`` and ``evaluation`` assets.
   threshold whose episode rate, at it and at every higher threshold, stays within the budget.
   When the calibration time is too short to see the budget's worth of alarms, the rate curve is
   extrapolated by a peaks-over-threshold fit (exponential tail of episode peak excesses, the
-  classical POT model of extreme-value statistics; Coles 2001, ch. 4).
+  classical POT model of extreme-value statistics; Coles 2001, ch. 4). Its scale comes from
+  the median excess, not the mean: typical time is not free of events (whales sing in the
+  evenings too), and the few loud ones among the peaks would inflate a mean.
 - **A two-sided check.** :func:`budget_check` passes a threshold whose realised alarm count on
   held-out typical time is consistent with the budget: the budget lies inside the exact
   (Garwood) Poisson confidence interval of the realised rate. A threshold far below or far
@@ -355,7 +357,9 @@ def _tail_threshold(sc, s, e, budget: float, hours: float, max_gap_s: float, n_t
         peaks = peaks[peaks > base]
     if peaks.size < 2:
         return float(ordered[0])
-    beta = max(float(np.mean(peaks - base)), 1e-12)  # MLE of the exponential excess scale
+    # the exponential's scale from its median (median = beta ln 2): robust to the few real
+    # events among typical time's peaks, which would inflate the mean (the MLE)
+    beta = max(float(np.median(peaks - base)) / np.log(2.0), 1e-12)
     rate_base = peaks.size / hours
     return base + beta * max(0.0, float(np.log(rate_base / budget)))
 

@@ -32,6 +32,12 @@ class TrainingSettings:
     score_step_s: float = 1.0
     band_groups: int = 32
     step_pool: Literal["mean", "max"] = "max"
+    # the step errors count the excess only (input above the reconstruction: energy the head
+    # did not predict), and the discriminator head is held at or above each band's
+    # discriminator_floor quantile of the general data, so that the NP phase can raise its
+    # error on an anomaly only where the anomaly's energy lies (docs/model_results.md)
+    error_part: Literal["both", "excess"] = "excess"
+    discriminator_floor: float | None = 0.1
     anomaly_source: Literal["decoded", "real", "mix"] = "real"
     # input standardisation: "row" (per band) was best and steadiest on the demo archive
     normalise: Literal["feature", "row", "global", "none"] = "row"
@@ -79,6 +85,8 @@ class TrainingSettings:
             n_steps=self.n_steps(window_s),
             band_groups=self.band_groups,
             step_pool=self.step_pool,
+            error_part=self.error_part,
+            discriminator_floor=self.discriminator_floor,
         )
         overrides = {
             k: v

@@ -46,15 +46,14 @@ def champion(data: SeedData):
     return FittedDetector.load(found[-1])
 
 
-def rescored(fitted, *, n_steps: int, band_groups: int, step_pool: str = "mean"):
-    """A copy of ``fitted`` whose network reads its errors with other scoring steps / groups
-    (same weights, same error scales); its calibration scores are recomputed."""
+def rescored(fitted, **reading):
+    """A copy of ``fitted`` whose network reads its errors otherwise (``reading``: scoring
+    fields of ``ml.DetectorConfig``, e.g. ``n_steps``, ``band_groups``, ``step_pool``,
+    ``error_part``; same weights, same error scales)."""
     from ml import FittedDetector
     from ml.model import NPDetector
 
-    config = dataclasses.replace(
-        fitted.config, n_steps=n_steps, band_groups=band_groups, step_pool=step_pool
-    )
+    config = dataclasses.replace(fitted.config, **reading)
     model = NPDetector(config)
     model.load_state_dict(fitted.model.state_dict())
     return FittedDetector(model, fitted.gmm, train=fitted.train,
@@ -76,11 +75,11 @@ def _pair(fitted, data: SeedData, channels: slice = slice(None)):
                         data.calibration_end_us))  # fmt: skip
 
 
-def scoring_variant(data: SeedData, *, n_steps: int | None = None, band_groups: int | None = None,
-                    step_pool: str = "mean"):  # fmt: skip
+def scoring_variant(data: SeedData, **reading):
+    """The champion, its errors read as ``reading`` says (:func:`rescored`; none: as trained)."""
     fitted = champion(data)
-    if n_steps is not None:
-        fitted = rescored(fitted, n_steps=n_steps, band_groups=band_groups, step_pool=step_pool)
+    if reading:
+        fitted = rescored(fitted, **reading)
     return _pair(fitted, data)
 
 
@@ -103,9 +102,10 @@ def pasted_anomalies(
 
 
 def training_variant(data: SeedData, *, channels: slice = slice(None), train_days: int | None = None,
-                     pasted: bool = False, **train_overrides):  # fmt: skip
+                     pasted: bool = False, detector: dict | None = None, **train_overrides):  # fmt: skip
     """Retrain with the production settings but for ``channels`` of the input, the first
-    ``train_days`` training days, and ``train_overrides`` of ``ml.TrainConfig``."""
+    ``train_days`` training days, ``detector`` fields of ``ml.DetectorConfig`` and
+    ``train_overrides`` of ``ml.TrainConfig``."""
     from ml import fit_detector
 
     config = DetectorTrainingConfig(seed=data.seed)
@@ -122,6 +122,7 @@ def training_variant(data: SeedData, *, channels: slice = slice(None), train_day
         t_keep = np.isin(unit_keys(utc_micros(rows["typical"]["window_start"]), "day"), days)
         general, typical, is_typical = general[g_keep], typical[t_keep], is_typical[g_keep]
     det_cfg, train_cfg = config.ml_configs(tuple(general.shape[1:]), WINDOW_S)
+    det_cfg = dataclasses.replace(det_cfg, **(detector or {}))
     train_cfg = dataclasses.replace(train_cfg, **train_overrides)
     candidates = general[~is_typical]
     if pasted:  # as many pasted transients as real candidates, beside them
@@ -190,8 +191,29 @@ def energy_baselines(folder: Path) -> dict[str, dict]:
 VARIANTS: dict[str, tuple[str, Callable]] = {
     "production": (
         "production: 1 channel (file-median equalised), 1 s steps, the worst of 32 band "
-        "groups in the step's worst frame, NP phase, 1 era",
+        "groups in the step's worst frame, the excess over the reconstruction only, the "
+        "discriminator held at its bands' 10 % floor, NP phase, 1 era",
         scoring_variant,
+    ),
+    "both_signs": (
+        "errors of both signs: a cell below its reconstruction counts too (same network)",
+        partial(scoring_variant, error_part="both"),
+    ),
+    "no_floor": (
+        "retrained without the discriminator's floor (the excess still read)",
+        partial(training_variant, detector={"discriminator_floor": None}),
+    ),
+    "earlier_design": (
+        "retrained as the design was before: no floor, errors of both signs",
+        partial(training_variant, detector={"discriminator_floor": None, "error_part": "both"}),
+    ),
+    "floor_1pct": (
+        "retrained with the discriminator's floor at its bands' 1 % quantile",
+        partial(training_variant, detector={"discriminator_floor": 0.01}),
+    ),
+    "floor_25pct": (
+        "retrained with the discriminator's floor at its bands' 25 % quantile",
+        partial(training_variant, detector={"discriminator_floor": 0.25}),
     ),
     "whole_window": (
         "the earlier scoring: one score per 5 s window, mean error over all bands "

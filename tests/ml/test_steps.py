@@ -96,3 +96,65 @@ def test_max_pooling_counts_a_one_frame_click_in_full(small_fitted, small_data):
     np.testing.assert_allclose(worst[:, 0].numpy(), frame[:, :4].amax(1).numpy(), rtol=1e-5)
     np.testing.assert_allclose(mean[:, 0].numpy(), frame[:, :4].mean(1).numpy(), rtol=1e-5)
     assert bool((worst[:, 0] > 2 * mean[:, 0]).all())
+
+
+def _same_weights(fitted: FittedDetector, **changes) -> NPDetector:
+    """``fitted``'s network read with other scoring fields of its config."""
+    model = NPDetector(dataclasses.replace(fitted.config, **changes))
+    model.load_state_dict(fitted.model.state_dict())
+    return model.eval()
+
+
+def test_the_excess_part_counts_only_cells_above_the_reconstruction(stepped, small_data):
+    x = torch.from_numpy(small_data["typical_test"])
+    both, excess = _same_weights(stepped, error_part="both"), _same_weights(stepped, error_part="excess")
+    with torch.no_grad():
+        x_hat, _, _ = both(x, "discriminator")
+        r = (both.standardise(x) - x_hat).flatten(1, 2)  # (N, C*H, W) signed
+        e_both, e_excess = both.error_map(x, "discriminator"), excess.error_map(x, "discriminator")
+        np.testing.assert_allclose(e_both.numpy(), r.pow(2).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(e_excess.numpy(), r.clamp_min(0).pow(2).numpy(), rtol=1e-6)
+        assert bool((r < 0).any()) and bool((e_excess[r < 0] == 0).all())
+        # a quieter patch lowers the excess score, a louder one raises it
+        quiet, loud = x.clone(), x.clone()
+        quiet[:, :, 12:16, 4:6] -= 3.0
+        loud[:, :, 12:16, 4:6] += 3.0
+        def rise(model: NPDetector, changed: torch.Tensor) -> float:  # mean rise of step 2
+            return float((model.step_errors(changed, "discriminator")
+                          - model.step_errors(x, "discriminator"))[:, 2].mean())  # fmt: skip
+
+        assert rise(both, quiet) > 1.0  # both signs: a quieter patch scores like a louder one
+        assert abs(rise(excess, quiet)) < 0.1 * rise(both, quiet)
+        assert rise(excess, loud) > 1.0
+
+
+def test_the_error_scales_read_both_signs_whatever_the_scores_read(stepped, small_data):
+    excess = _same_weights(stepped, error_part="excess")
+    excess.set_error_scales(small_data["typical"])
+    torch.testing.assert_close(excess.error_scale_discriminator,
+                               stepped.model.error_scale_discriminator)  # fmt: skip
+
+
+def test_the_discriminator_floor_holds_each_row_at_its_general_quantile(small_config, small_train,
+                                                                        small_data, tmp_path):  # fmt: skip
+    config = dataclasses.replace(small_config, discriminator_floor=0.1, normalise="row",
+                                 error_part="excess")  # fmt: skip
+    fitted = fit_detector(small_data["general"], small_data["typical"], config=config,
+                          train=small_train, calibration=small_data["calibration"])  # fmt: skip
+    model = fitted.model
+    general = torch.from_numpy(small_data["general"])
+    rows = model.standardise(general).permute(1, 2, 0, 3).flatten(2)  # (C, H, N*W)
+    floor = model.output_floor[..., 0]
+    share_below = (rows < floor[..., None]).double().mean(2)
+    assert bool(((share_below - 0.1).abs() < 0.02).all())
+    with torch.no_grad():
+        far = model.decode(torch.full((8, config.z_dim), 50.0), "discriminator")  # unlikely latents
+        unbounded = model.heads["discriminator"](model.bottleneck.eta(torch.full((8, config.z_dim), 50.0)))
+    assert bool((far >= model.output_floor).all())
+    assert bool((unbounded < model.output_floor).any())  # the floor is what holds it
+    # the floor is saved with the model
+    fitted.save(tmp_path / "d")
+    loaded = FittedDetector.load(tmp_path / "d")
+    torch.testing.assert_close(loaded.model.output_floor, model.output_floor)
+    np.testing.assert_allclose(loaded.score_steps(small_data["anomalies"]).score,
+                               fitted.score_steps(small_data["anomalies"]).score, rtol=1e-6)  # fmt: skip

@@ -35,6 +35,8 @@ class DetectorTrainingConfig(dg.Config):
     score_step_s: float = _DEFAULTS.score_step_s
     band_groups: int = _DEFAULTS.band_groups
     step_pool: Literal["mean", "max"] = _DEFAULTS.step_pool
+    error_part: Literal["both", "excess"] = _DEFAULTS.error_part
+    discriminator_floor: float | None = _DEFAULTS.discriminator_floor
     anomaly_source: Literal["decoded", "real", "mix"] = _DEFAULTS.anomaly_source
     normalise: Literal["feature", "row", "global", "none"] = _DEFAULTS.normalise
     phase1_steps: int | None = _DEFAULTS.phase1_steps
