@@ -6,6 +6,7 @@ import argparse
 import csv
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 
 from aco_assets.defs.review.evaluation_report import evaluation
@@ -24,7 +25,9 @@ def _aco(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def raven_file(lineage, tmp_path_factory):
-    """The busiest day's Raven table (top 3) with its Verdict column filled in by a 'reviewer'."""
+    """The busiest day's Raven table (top 3) with its Verdict column filled in by a 'reviewer';
+    the verdicts these tests import leave the shared lineage with the module (a reviewed event
+    changes the next typical selection other tests rebuild)."""
     day = (
         lineage.warehouse()
         .query("SELECT day FROM detections GROUP BY day ORDER BY count(*) DESC, day LIMIT 1")[
@@ -43,7 +46,13 @@ def raven_file(lineage, tmp_path_factory):
     filled = [lines[0]] + [line + v for line, v in zip(lines[1:], verdicts, strict=False)]
     target = tmp_path_factory.mktemp("review") / "reviewed.selections.txt"
     target.write_text("\n".join(filled) + "\n")
-    return target
+    yield target
+    lineage.warehouse().replace_rows(
+        "reviews",
+        pa.table({"detection_id": pa.array([], pa.string())}),
+        where="source_file = ?",
+        params=[str(target.resolve())],
+    )
 
 
 def _reviews(lineage, source) -> list[dict]:
