@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -83,6 +84,9 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     if args.reuse and done:
         summary = json.loads(max(done, key=lambda p: p.stat().st_mtime).read_text())
         return summary | {"seed": seed}
+    # a fresh folder: a registry left by an earlier run would keep its champion when the new
+    # version fails its check, and the yardstick would measure the old model
+    shutil.rmtree(data, ignore_errors=True)
     synth = ["synth", "--preset", "realistic", "--sounds", str(args.sounds.resolve())]
     synth += ["--out", str(archive), "--seed", str(seed), "--quiet"]
     if args.days:

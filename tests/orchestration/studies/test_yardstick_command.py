@@ -85,3 +85,33 @@ def test_each_seed_runs_without_settings_that_would_share_a_store(monkeypatch):
     env = seed_environment()
     assert "MLFLOW_TRACKING_URI" not in env and "ACO_DATA_DIR" not in env
     assert env["PATH_FOR_TEST"] == "kept"
+
+
+def test_a_seed_runs_in_a_fresh_data_folder_unless_reused(tmp_path, monkeypatch):
+    """A registry left in the seed's folder by an earlier run keeps its champion when the new
+    version fails its check: the seed's run must not see it."""
+    import json
+
+    from orchestration.studies import yardstick
+
+    seed_dir = tmp_path / "seed0"
+    (seed_dir / "mlruns").mkdir(parents=True)
+    (seed_dir / "aco.duckdb").write_text("an earlier run's warehouse")
+    seen: list[list[str]] = []
+
+    def fake_aco(argv: list[str]) -> None:  # what the seed's folder holds at each command
+        seen.append(sorted(p.name for p in seed_dir.iterdir()) if seed_dir.exists() else [])
+        if argv[0] == "pipeline":
+            out = seed_dir / "evaluation" / "v1"
+            out.mkdir(parents=True)
+            (out / yardstick.SUMMARY_NAME).write_text(json.dumps({"parts": {}}))
+
+    monkeypatch.setattr(yardstick, "_aco", fake_aco)
+    args = argparse.Namespace(work=tmp_path, sounds=tmp_path, days=None, files_per_day=None,
+                              detector_config={}, reuse=False)  # fmt: skip
+    assert yardstick.run_seed(args, 0)["seed"] == 0
+    assert seen == [[], []]  # nothing of the earlier run before synth, nor before the pipeline
+    (seed_dir / "kept").write_text("")
+    args.reuse = True  # an evaluated seed is kept as it is
+    yardstick.run_seed(args, 0)
+    assert (seed_dir / "kept").exists() and len(seen) == 2
