@@ -76,8 +76,8 @@ class DetectorConfig:
         the head did not predict, as an added sound brings), the shortfall counting 0. A sound
         that masks or lacks nothing then no longer scores where the head over-predicts (e.g.
         a quieter stretch of the background). The row scales stay the median squared error of
-        both signs; the whole-input mean error of the NP loss (``TrainConfig.phase2_error``
-        ``"mean"``) is unchanged.
+        both signs, and the NP loss reads both signs whatever ``TrainConfig.phase2_error`` is
+        (on the excess alone, a head that over-predicts every typical cell makes it 0).
     discriminator_floor
         ``None``, or a quantile q: the discriminator head's reconstruction is held at or above
         each row's q quantile of the standardised general data (a per-band floor). The NP phase

@@ -77,13 +77,8 @@ def test_a_saved_stepped_detector_scores_the_same_steps(stepped, small_data, tmp
 
 
 def test_max_pooling_counts_a_one_frame_click_in_full(small_fitted, small_data):
-    from ml.model import NPDetector
-
     def scorer(pool: str) -> NPDetector:
-        cfg = dataclasses.replace(small_fitted.config, n_steps=2, band_groups=1, step_pool=pool)
-        model = NPDetector(cfg)
-        model.load_state_dict(small_fitted.model.state_dict())
-        return model.eval()
+        return _same_weights(small_fitted, n_steps=2, band_groups=1, step_pool=pool)
 
     x = torch.from_numpy(small_data["typical_test"].copy())
     x[:, :, :, 1] += 4.0  # one loud frame of the first step (frames 0-3)
@@ -107,7 +102,10 @@ def _same_weights(fitted: FittedDetector, **changes) -> NPDetector:
 
 def test_the_excess_part_counts_only_cells_above_the_reconstruction(stepped, small_data):
     x = torch.from_numpy(small_data["typical_test"])
-    both, excess = _same_weights(stepped, error_part="both"), _same_weights(stepped, error_part="excess")
+    both, excess = (
+        _same_weights(stepped, error_part="both"),
+        _same_weights(stepped, error_part="excess"),
+    )
     with torch.no_grad():
         x_hat, _, _ = both(x, "discriminator")
         r = (both.standardise(x) - x_hat).flatten(1, 2)  # (N, C*H, W) signed
@@ -119,6 +117,7 @@ def test_the_excess_part_counts_only_cells_above_the_reconstruction(stepped, sma
         quiet, loud = x.clone(), x.clone()
         quiet[:, :, 12:16, 4:6] -= 3.0
         loud[:, :, 12:16, 4:6] += 3.0
+
         def rise(model: NPDetector, changed: torch.Tensor) -> float:  # mean rise of step 2
             return float((model.step_errors(changed, "discriminator")
                           - model.step_errors(x, "discriminator"))[:, 2].mean())  # fmt: skip
@@ -149,7 +148,9 @@ def test_the_discriminator_floor_holds_each_row_at_its_general_quantile(small_co
     assert bool(((share_below - 0.1).abs() < 0.02).all())
     with torch.no_grad():
         far = model.decode(torch.full((8, config.z_dim), 50.0), "discriminator")  # unlikely latents
-        unbounded = model.heads["discriminator"](model.bottleneck.eta(torch.full((8, config.z_dim), 50.0)))
+        unbounded = model.heads["discriminator"](
+            model.bottleneck.eta(torch.full((8, config.z_dim), 50.0))
+        )
     assert bool((far >= model.output_floor).all())
     assert bool((unbounded < model.output_floor).any())  # the floor is what holds it
     # the floor is saved with the model
