@@ -6,6 +6,7 @@ that owns the pool, however it ends.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import threading
@@ -105,13 +106,42 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
 def _start_worker(owner: int) -> None:
     """Pool initializer: one thread for BLAS / OpenMP in this worker process (the workers are
-    the parallelism), and a watch on ``owner``, the process whose pool this is: a worker forked
-    from the fork server is not the owner's child, so when the owner is killed (SIGKILL, out of
-    memory) nothing else would end it, and it would wait for work forever."""
+    the parallelism), freed memory kept for the next file (:func:`keep_freed_memory`), and a
+    watch on ``owner``, the process whose pool this is: a worker forked from the fork server is
+    not the owner's child, so when the owner is killed (SIGKILL, out of memory) nothing else
+    would end it, and it would wait for work forever."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # called, not entered: the limit holds for the worker's lifetime
+    keep_freed_memory()
     threading.Thread(target=_exit_with, args=(owner,), daemon=True, name="owner-watch").start()
+
+
+#: Arrays below this many bytes come from the C heap, not from fresh ``mmap`` calls.
+HEAP_ARRAY_BYTES = 512 << 20
+#: Freed heap memory above this is given back to the system.
+HEAP_KEEP_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Let this process reuse the memory it frees (glibc's ``mallopt``; False elsewhere).
+
+    A worker allocates the same large arrays for every file (the decoded samples, the STFT
+    frames: tens of MB each). glibc serves an allocation above 32 MB with its own ``mmap`` and
+    unmaps it when freed, so every file paid again for the kernel to zero those pages: a fifth
+    of a worker's CPU time was system time. With the thresholds raised the arrays come from the
+    heap, and the heap keeps them for the next file. The peak is unchanged (the same arrays
+    are live at once); the worker simply holds it between files.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, HEAP_ARRAY_BYTES)) and bool(
+        mallopt(m_trim_threshold, HEAP_KEEP_BYTES)
+    )
 
 
 def _exit_with(owner: int, every_s: float = 1.0) -> None:

@@ -127,6 +127,43 @@ def test_map_files_on_workers_gives_the_sequential_results_in_order_with_progres
     assert [r[0] for r in map_files(_square_in_worker, items, workers=1)] == [x * x for x in items]
 
 
+def _where_a_large_array_lives(n_bytes: int) -> tuple[int, int]:
+    """(bytes in separately mapped blocks while a large array is alive, bytes of heap this
+    process still holds once it is freed), from glibc's ``mallinfo2``."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )]  # fmt: skip
+
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = MallInfo2
+    x = np.ones(n_bytes // 8)
+    mapped = mallinfo2().hblkhd
+    del x
+    return mapped, mallinfo2().arena
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallinfo2")
+def test_a_worker_keeps_the_memory_of_a_files_large_arrays_for_the_next_file():
+    # a file's decoded samples and STFT frames are tens of MB; glibc maps each such array on
+    # its own and unmaps it when freed, so the next file paid again for zeroed pages
+    n_bytes = 64 << 20
+    (mapped, kept), _ = map_files(_where_a_large_array_lives, [n_bytes] * 2, workers=2)
+    assert mapped < n_bytes and kept >= n_bytes
+    # what the default allocator does, in a fresh process (no pool initializer)
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+         "from test_processing_failures import _where_a_large_array_lives as f;"
+         f"print(*f({n_bytes}))", str(Path(__file__).parent)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    fresh_mapped, fresh_kept = map(int, fresh.stdout.split())
+    assert fresh_mapped >= n_bytes and fresh_kept < n_bytes
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_map_files_reports_the_last_item_to_a_caller_that_takes_exactly_n_results(workers):
     # raw_files takes one result per listed file with next() and never exhausts the iterator
