@@ -221,7 +221,9 @@ def _user_run(r: dict[str, Any]) -> list[str]:
     return [
         f"**As a user runs it:** `{u['command']}` took **{u['wall_s']:.1f} s** "
         f"({u['x_real_time']:,.0f}x real time), peak memory {u['peak_mb']:,.0f} MB (its process "
-        f"tree), page cache: {u['page_cache']}. Its steps, as its console printed them: {steps}; "
+        f"tree), page cache: {u['page_cache']}"
+        + (f", project bytecode: {u['bytecode']}" if u.get("bytecode") else "")
+        + f". Its steps, as its console printed them: {steps}; "
         f"the other {u['wall_s'] - sum(u['steps'].values()):.1f} s are the process's start-up "
         "(imports, code location, instance) and its runs' bookkeeping. "
         f"Target <= {r['target_s']:g} s: {_met(u['wall_s'] <= r['target_s'])}; "

@@ -1,8 +1,10 @@
-"""The code location's executor: in one process, in subprocesses, or on a Dask cluster.
+"""The code location's executor: in one process, in subprocesses, on a Dask cluster, or as
+Kubernetes Jobs.
 
 Dagster's default executor offers ``in_process`` and ``multiprocess``; :data:`aco_executor` adds
-``dask`` (``dagster_dask.dask_executor``), chosen by run config, so the same jobs run on a laptop
-and on a ``dask.distributed`` cluster without a second set of job definitions:
+``dask`` (``dagster_dask.dask_executor``) and ``k8s`` (``dagster_k8s.k8s_job_executor``), chosen
+by run config, so the same jobs run on a laptop, on a ``dask.distributed`` cluster and on
+Kubernetes without a second set of job definitions:
 
 .. code-block:: yaml
 
@@ -12,6 +14,19 @@ and on a ``dask.distributed`` cluster without a second set of job definitions:
           cluster:
             existing:
               address: tcp://scheduler:8786
+
+.. code-block:: yaml
+
+    execution:
+      config:
+        k8s:
+          job_image: registry.example.org/aco:1.0   # or the user-code deployment's image
+          job_namespace: aco
+
+On Kubernetes each step is a Kubernetes Job (a pod) of the image, which the cluster schedules; the
+step pods get the :data:`WORKER_SETTINGS` of the process that launches them (the run pod), and
+the instance must be the deployment's (Postgres, runs launched by ``K8sRunLauncher``), as
+docs/deploy.md sets up.
 
 On Dask each step is one task, run by whichever worker is free; the worker rebuilds the job from
 the code location (so the project must be importable there) and writes its events to the
@@ -56,6 +71,17 @@ DASK_CONFIG = dg.Field(
 )
 
 
+K8S_CONFIG = dg.Field(
+    dg.Permissive(),
+    description=(
+        "Execute each step as a Kubernetes Job (dagster-k8s k8s_job_executor): job_image, "
+        "job_namespace, env_vars, step_k8s_config, max_concurrent, ... as that executor takes "
+        "them; checked against its schema when the run starts (importing dagster_k8s costs "
+        "about a second at every load of the code location, so it is imported only then)."
+    ),
+)
+
+
 def _requirements(executor_config):
     if "in_process" in executor_config:
         return []
@@ -70,6 +96,7 @@ def _requirements(executor_config):
                 "multiprocess": MULTI_PROC_CONFIG,
                 "in_process": IN_PROC_CONFIG,
                 "dask": DASK_CONFIG,
+                "k8s": K8S_CONFIG,
             }
         ),
         default_value={"multiprocess": {}},
@@ -77,12 +104,14 @@ def _requirements(executor_config):
     requirements=_requirements,
 )
 def aco_executor(init_context: InitExecutorContext) -> dg.Executor:
-    """Dagster's default executor (``multiprocess`` / ``in_process``), or ``dask``."""
+    """Dagster's default executor (``multiprocess`` / ``in_process``), ``dask`` or ``k8s``."""
     ((kind, config),) = init_context.executor_config.items()
     if kind == "in_process":
         return _core_in_process_executor_creation(config)
     if kind == "multiprocess":
         return _core_multiprocess_executor_creation(config)
+    if kind == "k8s":
+        return _k8s_executor(init_context, config)
     ((cluster_type, cluster_config),) = config["cluster"].items()
     return _dask_executor_class()(cluster_type, cluster_config)
 
@@ -164,6 +193,44 @@ def _dask_executor_class():
                     yield from events
 
     return AcoDaskExecutor
+
+
+def _k8s_executor(init_context: InitExecutorContext, config: dict) -> dg.Executor:
+    """``dagster_k8s.k8s_job_executor`` of ``config`` (checked against its schema), its step
+    pods given this process's :data:`WORKER_SETTINGS` that are set (``env_vars`` entries
+    without a value take the launching process's)."""
+    from dagster._config import process_config
+    from dagster_k8s import K8sRunLauncher, k8s_job_executor
+
+    launcher = init_context.instance.run_launcher
+    if not isinstance(launcher, K8sRunLauncher):
+        raise dg.DagsterInvariantViolationError(
+            "the k8s executor needs an instance whose run launcher is dagster_k8s's "
+            f"K8sRunLauncher (the run pod launches the step pods), not {type(launcher).__name__}:"
+            " set run_launcher in dagster.yaml, as docs/deploy.md does"
+        )
+    checked = process_config(k8s_job_executor.config_schema.config_type, config)
+    if not checked.success:
+        raise dg.DagsterInvalidConfigError(
+            "Error in the k8s executor's config (execution: config: k8s)", checked.errors, config
+        )
+    settings = [name for name, value in _settings_of_worker(WORKER_SETTINGS).items() if value]
+    given = list(checked.value.get("env_vars") or [])
+    named = {entry.split("=", 1)[0] for entry in given}
+    executor_config = {**checked.value, "env_vars": given + [n for n in settings if n not in named]}
+    return k8s_job_executor.executor_creation_fn(
+        InitExecutorContext(
+            job=init_context.job,
+            executor_def=k8s_job_executor,
+            executor_config=executor_config,
+            instance=init_context.instance,
+        )
+    )
+
+
+def k8s_execution(image: str, namespace: str, **more: Any) -> dict:
+    """The run config's ``execution`` block for step pods of ``image`` in ``namespace``."""
+    return {"config": {"k8s": {"job_image": image, "job_namespace": namespace, **more}}}
 
 
 def dask_execution(address: str) -> dict:

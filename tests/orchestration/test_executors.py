@@ -71,3 +71,133 @@ def test_an_unreachable_postgres_is_one_clear_error_without_the_password():
     assert "secret" not in str(caught.value)
     assert "aco:***@127.0.0.1" in str(caught.value)
     assert "ACO_DAGSTER_POSTGRES_URL" in str(caught.value)
+
+
+class _ApiServer:
+    """An HTTP server on 127.0.0.1 standing in for a Kubernetes API server (none runs here):
+    it records each request and refuses it as the API does a forbidden one (403 and a Status
+    object), so a client gets its answer at once."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _refuse(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "body": json.loads(body) if body else None,
+                    }  # fmt: skip
+                )
+                status = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                          "reason": "Forbidden", "code": 403, "message": "recorded by the test"}  # fmt: skip
+                payload = json.dumps(status).encode()
+                self.send_response(403)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = _refuse
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _ApiServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def kubeconfig(self, path) -> str:
+        path.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+            f"clusters: [{{name: test, cluster: {{server: '{self.url}'}}}}]\n"
+            "users: [{name: test, user: {token: not-a-secret}}]\n"
+            "contexts: [{name: test, context: {cluster: test, user: test}}]\n"
+        )
+        return str(path)
+
+
+def test_the_k8s_executor_submits_each_step_as_a_kubernetes_job_of_the_image(tmp_path, monkeypatch):
+    from orchestration.executors import k8s_execution
+
+    monkeypatch.setenv("ACO_FIRST_DAY", "2016-01-01")  # a worker setting the step pods need
+    with _ApiServer() as api:
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+        execution = k8s_execution("registry.example.org/aco:test", "aco",
+                                  load_incluster_config=False, kubeconfig_file=kubeconfig)  # fmt: skip
+        with (
+            _k8s_instance(tmp_path, kubeconfig) as instance,
+            dg.execute_job(
+                dg.reconstructable(two_steps),
+                instance=instance,
+                run_config={"execution": execution},
+            ) as result,
+        ):
+            assert not result.success  # the stand-in server refuses the Job
+    posts = [r for r in api.requests if r["method"] == "POST"]
+    assert posts, f"no Job submitted; requests: {api.requests}"
+    job = posts[0]["body"]
+    assert posts[0]["path"] == "/apis/batch/v1/namespaces/aco/jobs"
+    assert job["kind"] == "Job"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example.org/aco:test"
+    assert container["args"][:3] == ["dagster", "api", "execute_step"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ACO_FIRST_DAY"] == "2016-01-01"
+    assert job["metadata"]["labels"]["dagster/op"] == "where_am_i"  # the first step alone
+
+
+def _k8s_instance(tmp_path, kubeconfig: str):
+    """A test instance whose runs are launched by dagster-k8s's K8sRunLauncher, as in the
+    deployment (docs/deploy.md)."""
+    launcher = {"module": "dagster_k8s", "class": "K8sRunLauncher",
+                "config": {"service_account_name": "aco", "instance_config_map": "aco-instance",
+                           "job_namespace": "aco", "load_incluster_config": False,
+                           "kubeconfig_file": kubeconfig}}  # fmt: skip
+    return dg.instance_for_test(temp_dir=str(tmp_path), overrides={"run_launcher": launcher})
+
+
+def _run_failure(tmp_path, execution: dict, instance_of) -> str:
+    with (
+        instance_of() as instance,
+        dg.execute_job(
+            dg.reconstructable(two_steps), instance=instance, run_config={"execution": execution}
+        ) as result,
+    ):
+        assert not result.success
+        failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+        return " ".join(str(e.event_specific_data) + str(e.message) for e in failures)
+
+
+def test_a_wrong_k8s_executor_setting_is_one_clear_error_naming_it(tmp_path):
+    from orchestration.executors import k8s_execution
+
+    with _ApiServer() as api:
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+        execution = k8s_execution("aco:test", "aco", max_concurrent="many")
+        text = _run_failure(tmp_path, execution, lambda: _k8s_instance(tmp_path, kubeconfig))
+    assert "max_concurrent" in text and "k8s executor" in text
+
+
+def test_the_k8s_executor_without_the_k8s_run_launcher_says_what_to_set(tmp_path):
+    from orchestration.executors import k8s_execution
+
+    execution = k8s_execution("aco:test", "aco")
+    text = _run_failure(tmp_path, execution, lambda: dg.instance_for_test(temp_dir=str(tmp_path)))
+    assert "K8sRunLauncher" in text and "DefaultRunLauncher" in text
