@@ -81,10 +81,9 @@ PRESETS: dict[str, ArchivePreset] = {
         faults=True,
     ),
     "full": ArchivePreset(((dt.date(2017, 3, 1), 1),), files_per_day=288, faults=False),
-    # Built from real recordings (:mod:`aco_assets.synth.realistic`): fourteen days, sixteen
-    # files a day (four in the HST evening), whale season and low-traffic summer in both header
-    # layouts; enough days for eight training, two calibration and four test days, and enough
-    # typical time in the calibration days (40 min or more) for the false-alarm budget.
+    # Built from real recordings (:mod:`aco_assets.synth.realistic`): fourteen days, eight files
+    # a day (two in the HST evening), whale season and low-traffic summer in both header layouts;
+    # enough days for eight training, two calibration and four test days.
     "realistic": ArchivePreset(
         (
             (dt.date(2016, 2, 14), 3),  # humpback and blue whale season (layout A)
@@ -93,7 +92,7 @@ PRESETS: dict[str, ArchivePreset] = {
             (dt.date(2017, 3, 14), 3),  # humpback peak (layout B)
             (dt.date(2017, 8, 15), 2),  # low-traffic summer (layout B)
         ),
-        files_per_day=16,
+        files_per_day=8,
         faults=True,
     ),
 }

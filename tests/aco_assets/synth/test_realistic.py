@@ -61,7 +61,7 @@ def _digest(root: Path) -> dict[str, str]:
 def test_the_default_days_cover_both_layouts_whale_season_and_quiet_summer():
     spec = PRESETS["realistic"]
     days = [d + dt.timedelta(days=i) for d, n in spec.blocks for i in range(n)]
-    assert len(days) >= 7 and spec.files_per_day == 16 and spec.faults
+    assert len(days) >= 7 and spec.files_per_day == 8 and spec.faults
     assert {d < LAYOUT_B_FROM.date() for d in days} == {True, False}  # layouts A and B
     assert any(d.month in WHALE_MONTHS and d.month in (11, 12, 1, 2, 3) for d in days)  # blue too
     assert any(d.month in (6, 7, 8, 9) for d in days)  # low-traffic months
