@@ -280,7 +280,10 @@ def _pipeline(r: dict[str, Any] | None, like: dict[str, Any] | None) -> list[str
         "record headers walked for `raw_files` and the decode and front end of `spectrograms` "
         "come from the same bytes, while the main process asks the kernel to read the next files "
         "ahead (`posix_fadvise`), so that a cold day's disk reads overlap the compute (in part: "
-        "reading from disk also costs kernel CPU time on the same cores). "
+        "reading from disk also costs kernel CPU time on the same cores). Each worker keeps the "
+        "memory of a file's large arrays (decoded samples, STFT frames) for the next file "
+        "(`aco_assets.signal.pool.keep_freed_memory`), where the C allocator gave them back "
+        "and every file paid the kernel again for zeroed pages (system time). "
         "`anomaly_scores` is the detector's forward pass. `--profile DIR` writes a cProfile of "
         "the main process per stage.",
         "",

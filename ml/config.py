@@ -85,6 +85,14 @@ class DetectorConfig:
         unlikely latent to an extreme value in a few fixed cells, wherever the event lies. With
         the floor, the largest error a cell can take is that of the input's own level above the
         floor, so the error lands where the input holds energy, i.e. on the event.
+    discriminator_ceiling
+        ``None``, or a quantile q: the head's reconstruction is held at or below each row's q
+        quantile of the standardised general data. The NP loss compares errors with a
+        threshold taken from the same batch's typical errors, so it does not change when every
+        error grows: unbounded above, the head can inflate its errors without limit (on a
+        larger archive the threshold grew from about 3 to 1e5 within the NP phase), and rows it
+        inflates on typical data are then muted by their error scale. With floor and ceiling
+        every cell's error is bounded by the data's own range.
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init
@@ -106,6 +114,7 @@ class DetectorConfig:
     step_pool: StepPool = "mean"
     error_part: ErrorPart = "both"
     discriminator_floor: float | None = None
+    discriminator_ceiling: float | None = None
     reg_covar: float = 1e-4
     gmm_max_iter: int = 300
     gmm_tol: float = 1e-4
@@ -134,6 +143,11 @@ class DetectorConfig:
         _check(self.error_part in ("both", "excess"), f"error_part={self.error_part!r}")
         _check(self.discriminator_floor is None or 0.0 <= self.discriminator_floor < 1.0,
                f"discriminator_floor must be None or in [0, 1), got {self.discriminator_floor}")  # fmt: skip
+        _check(self.discriminator_ceiling is None or 0.0 < self.discriminator_ceiling <= 1.0,
+               f"discriminator_ceiling must be None or in (0, 1], got {self.discriminator_ceiling}")  # fmt: skip
+        _check(self.discriminator_floor is None or self.discriminator_ceiling is None
+               or self.discriminator_floor < self.discriminator_ceiling,
+               "discriminator_floor must lie below discriminator_ceiling")  # fmt: skip
         rows = self.input_shape[0] * self.input_shape[1]
         _check(
             1 <= self.band_groups <= rows,

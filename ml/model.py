@@ -63,6 +63,8 @@ class NPDetector(nn.Module):
         self.register_buffer("input_std", torch.ones(config.input_shape))
         if config.discriminator_floor is not None:  # per row, standardised units
             self.register_buffer("output_floor", torch.full((*config.input_shape[:2], 1), -1e9))
+        if config.discriminator_ceiling is not None:
+            self.register_buffer("output_ceiling", torch.full((*config.input_shape[:2], 1), 1e9))
         c, h, w = config.input_shape
         # per-row (C * H) median squared error of each head on typical training data
         for head in HEAD_NAMES:
@@ -98,12 +100,17 @@ class NPDetector(nn.Module):
 
     @torch.no_grad()
     def _set_floor(self, x: torch.Tensor) -> None:
-        """The discriminator's per-row floor from raw general data ``x`` (N, C, H, W)."""
-        if self.config.discriminator_floor is None:
+        """The discriminator's per-row floor and ceiling from raw general data ``x``
+        (N, C, H, W)."""
+        bounds = {"output_floor": self.config.discriminator_floor,
+                  "output_ceiling": self.config.discriminator_ceiling}  # fmt: skip
+        if all(q is None for q in bounds.values()):
             return
         rows = self.standardise(x).permute(1, 2, 0, 3).flatten(2).numpy()  # (C, H, N*W)
-        floor = np.quantile(rows, self.config.discriminator_floor, axis=2)  # (C, H)
-        self.output_floor.copy_(torch.from_numpy(floor).float()[..., None])
+        for name, q in bounds.items():
+            if q is not None:
+                value = np.quantile(rows, q, axis=2)  # (C, H)
+                getattr(self, name).copy_(torch.from_numpy(value).float()[..., None])
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.input_mean) / self.input_std  # (B, C, H, W)
@@ -115,10 +122,14 @@ class NPDetector(nn.Module):
 
     def decode(self, z: torch.Tensor, head: HeadName) -> torch.Tensor:
         """Latent z (B, D) -> reconstruction (B, C, H, W) by the named head, through eta (the
-        discriminator's held at its floor, ``DetectorConfig.discriminator_floor``)."""
+        discriminator's held between its floor and ceiling, ``DetectorConfig.discriminator_floor``
+        and ``discriminator_ceiling``)."""
         x_hat = self.heads[head](self.bottleneck.eta(z))
-        if head == "discriminator" and self.config.discriminator_floor is not None:
-            x_hat = torch.maximum(x_hat, self.output_floor)
+        if head == "discriminator":
+            if self.config.discriminator_floor is not None:
+                x_hat = torch.maximum(x_hat, self.output_floor)
+            if self.config.discriminator_ceiling is not None:
+                x_hat = torch.minimum(x_hat, self.output_ceiling)
         return x_hat
 
     def forward(

@@ -38,6 +38,10 @@ class TrainingSettings:
     # error on an anomaly only where the anomaly's energy lies (docs/model_results.md)
     error_part: Literal["both", "excess"] = "excess"
     discriminator_floor: float | None = 0.1
+    # and at or below its discriminator_ceiling quantile: the NP loss's threshold comes from
+    # the batch's own typical errors, so unbounded the head could inflate every error without
+    # limit (docs/model.md, "The discriminator's range")
+    discriminator_ceiling: float | None = 0.999
     anomaly_source: Literal["decoded", "real", "mix"] = "real"
     # input standardisation: "row" (per band) was best and steadiest on the demo archive
     normalise: Literal["feature", "row", "global", "none"] = "row"
@@ -87,6 +91,7 @@ class TrainingSettings:
             step_pool=self.step_pool,
             error_part=self.error_part,
             discriminator_floor=self.discriminator_floor,
+            discriminator_ceiling=self.discriminator_ceiling,
         )
         overrides = {
             k: v

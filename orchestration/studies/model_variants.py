@@ -203,9 +203,20 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
         "retrained without the discriminator's floor (the excess still read)",
         partial(training_variant, detector={"discriminator_floor": None}),
     ),
+    "no_ceiling": (
+        "retrained without the discriminator's ceiling (its floor kept)",
+        partial(training_variant, detector={"discriminator_ceiling": None}),
+    ),
     "earlier_design": (
-        "retrained as the design was before: no floor, errors of both signs",
-        partial(training_variant, detector={"discriminator_floor": None, "error_part": "both"}),
+        "retrained as the design was before: no floor or ceiling, errors of both signs",
+        partial(
+            training_variant,
+            detector={
+                "discriminator_floor": None,
+                "discriminator_ceiling": None,
+                "error_part": "both",
+            },
+        ),  # fmt: skip
     ),
     "floor_1pct": (
         "retrained with the discriminator's floor at its bands' 1 % quantile",

@@ -159,3 +159,32 @@ def test_the_discriminator_floor_holds_each_row_at_its_general_quantile(small_co
     torch.testing.assert_close(loaded.model.output_floor, model.output_floor)
     np.testing.assert_allclose(loaded.score_steps(small_data["anomalies"]).score,
                                fitted.score_steps(small_data["anomalies"]).score, rtol=1e-6)  # fmt: skip
+
+
+def test_the_discriminator_ceiling_holds_each_row_below_its_general_quantile(
+    small_config, small_train, small_data, tmp_path
+):
+    config = dataclasses.replace(small_config, discriminator_floor=0.1, normalise="row",
+                                 discriminator_ceiling=0.9, error_part="excess")  # fmt: skip
+    fitted = fit_detector(small_data["general"], small_data["typical"], config=config,
+                          train=small_train, calibration=small_data["calibration"])  # fmt: skip
+    model = fitted.model
+    rows = model.standardise(torch.from_numpy(small_data["general"])).permute(1, 2, 0, 3).flatten(2)
+    share_above = (rows > model.output_ceiling[..., 0][..., None]).double().mean(2)
+    assert bool(((share_above - 0.1).abs() < 0.02).all())
+    assert bool((model.output_ceiling > model.output_floor).all())
+    with torch.no_grad():
+        z = torch.full((8, config.z_dim), -50.0)  # unlikely latents, decoded both ways
+        bounded = model.decode(z, "discriminator")
+        unbounded = model.heads["discriminator"](model.bottleneck.eta(z))
+    assert bool((bounded <= model.output_ceiling).all())
+    assert bool((bounded >= model.output_floor).all())
+    assert bool((unbounded > model.output_ceiling).any())  # the ceiling is what holds it
+    fitted.save(tmp_path / "d")
+    loaded = FittedDetector.load(tmp_path / "d")
+    torch.testing.assert_close(loaded.model.output_ceiling, model.output_ceiling)
+
+
+def test_a_ceiling_below_the_floor_is_refused(small_config):
+    with pytest.raises(ValueError, match="below discriminator_ceiling"):
+        dataclasses.replace(small_config, discriminator_floor=0.5, discriminator_ceiling=0.4)

@@ -37,6 +37,7 @@ class DetectorTrainingConfig(dg.Config):
     step_pool: Literal["mean", "max"] = _DEFAULTS.step_pool
     error_part: Literal["both", "excess"] = _DEFAULTS.error_part
     discriminator_floor: float | None = _DEFAULTS.discriminator_floor
+    discriminator_ceiling: float | None = _DEFAULTS.discriminator_ceiling
     anomaly_source: Literal["decoded", "real", "mix"] = _DEFAULTS.anomaly_source
     normalise: Literal["feature", "row", "global", "none"] = _DEFAULTS.normalise
     phase1_steps: int | None = _DEFAULTS.phase1_steps
