@@ -89,10 +89,10 @@ class DetectorConfig:
         ``None``, or a quantile q: the head's reconstruction is held at or below each row's q
         quantile of the standardised general data. The NP loss compares errors with a
         threshold taken from the same batch's typical errors, so it does not change when every
-        error grows: unbounded above, the head can inflate its errors without limit (on a
-        larger archive the threshold grew from about 3 to 1e5 within the NP phase), and rows it
-        inflates on typical data are then muted by their error scale. With floor and ceiling
-        every cell's error is bounded by the data's own range.
+        error grows: unbounded above, the head can inflate its errors without limit (as it did
+        on a realistic archive of sixteen files a day), and rows it inflates on typical data are
+        then muted by their error scale. With floor and ceiling every cell's error is bounded
+        by the data's own range.
     reg_covar
         Covariance floor added to each component's diagonal (latent units squared).
     gmm_max_iter, gmm_tol, gmm_n_init

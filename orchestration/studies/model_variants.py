@@ -192,7 +192,7 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
     "production": (
         "production: 1 channel (file-median equalised), 1 s steps, the worst of 32 band "
         "groups in the step's worst frame, the excess over the reconstruction only, the "
-        "discriminator held at its bands' 10 % floor, NP phase, 1 era",
+        "discriminator held between its bands' 10 % floor and 99.9 % ceiling, NP phase, 1 era",
         scoring_variant,
     ),
     "both_signs": (
