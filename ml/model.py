@@ -87,7 +87,7 @@ class NPDetector(nn.Module):
         check_input(xs, self.config.input_shape)
         axes = {"feature": (0,), "row": (0, 3), "global": (0, 1, 2, 3)}.get(mode)
         if axes is None:  # "none"
-            self._set_floor(xs)
+            self._set_output_bounds(xs)
             return
         x64 = xs.double()
         mean = x64.mean(dim=axes, keepdim=True)[0]  # broadcastable to (C, H, W)
@@ -96,10 +96,10 @@ class NPDetector(nn.Module):
         std = std.clamp_min(max(floor, 1e-12))
         self.input_mean.copy_(mean.float().expand(self.config.input_shape))
         self.input_std.copy_(std.float().expand(self.config.input_shape))
-        self._set_floor(xs)
+        self._set_output_bounds(xs)
 
     @torch.no_grad()
-    def _set_floor(self, x: torch.Tensor) -> None:
+    def _set_output_bounds(self, x: torch.Tensor) -> None:
         """The discriminator's per-row floor and ceiling from raw general data ``x``
         (N, C, H, W)."""
         bounds = {"output_floor": self.config.discriminator_floor,

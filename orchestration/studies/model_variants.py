@@ -216,7 +216,7 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
                 "discriminator_ceiling": None,
                 "error_part": "both",
             },
-        ),  # fmt: skip
+        ),
     ),
     "floor_1pct": (
         "retrained with the discriminator's floor at its bands' 1 % quantile",
